@@ -1,0 +1,8 @@
+/* rerun-c: the umbrella header. */
+#ifndef RERUN_H
+#define RERUN_H
+#include "rerun/errors.h"
+#include "rerun/version.h"
+#include "rerun/common.h"
+#include "rerun/arrow_c.h"
+#endif

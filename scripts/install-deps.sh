@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything rerun-c needs on a Debian machine. Idempotent: prints
+# nothing and changes nothing when all is present.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libprotobuf-c-dev protobuf-c-compiler liblz4-dev libzstd-dev libxxhash-dev
+      libnghttp2-dev libcurl4-openssl-dev libssl-dev libuv1-dev libcmocka-dev
+      nodejs npm chromium
+      python3 python3-numpy python3-pytest python3-grpcio python3-grpc-tools)
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# npm packages: the official-viewer harness (shared/) and our JS checks.
+npm_ci() {  # dir
+  local d=$1
+  [ -f "$d/package.json" ] || return 0
+  if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
+    echo "install-deps: npm ci in $d" >&2
+    (cd "$d" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null)
+    touch "$d/node_modules"
+  fi
+}
+npm_ci "$here/tests/js"
+conf="$here/../shared/conformance"
+if [ -d "$conf" ] && [ ! -d "$conf/node_modules" ]; then
+  # shared/ may be read-only: install into a copy next to the build.
+  if [ -w "$conf" ]; then npm_ci "$conf"; fi
+fi
+exit 0

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints each runner's summary line. Exit status is
+# non-zero if any suite failed.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+BUILD=${BUILD:-build}
+export RERUN_ANALYTICS=off
+status=0
+log=$BUILD/test-logs
+mkdir -p "$log"
+
+run() {  # name, command...: runs quietly, prints the summary line(s)
+  local name=$1; shift
+  if "$@" >"$log/$name.log" 2>&1; then :; else status=1; echo "== $name FAILED (log: $log/$name.log)"; tail -40 "$log/$name.log"; fi
+}
+
+# 1. C unit, API and fuzz-replay tests (ctest).
+run ctest ctest --test-dir "$BUILD" --output-on-failure -j2
+grep -E 'tests passed|tests failed' "$log/ctest.log" | tail -1 | sed 's/^/c: /'
+
+# 2. The same C tests under ASan + UBSan.
+if [ "${RR_SKIP_ASAN:-0}" != 1 ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRR_ASAN=ON >/dev/null &&
+  cmake --build build-asan -j2 >"$log/asan-build.log" 2>&1 || { status=1; echo "== asan build FAILED"; tail -40 "$log/asan-build.log"; }
+  run ctest-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j2
+  grep -E 'tests passed|tests failed' "$log/ctest-asan.log" | tail -1 | sed 's/^/c (asan+ubsan): /'
+fi
+
+# 3. JavaScript cross-checks (apache-arrow as an independent reader/writer).
+if ls tests/js/*.test.mjs >/dev/null 2>&1; then
+  run js node --test tests/js/
+  grep -E '^# (pass|fail)' "$log/js.log" | tr '\n' ' ' | sed 's/^/js: /'; echo
+fi
+
+# 4. Official-viewer conformance of every example's output.
+if [ -x scripts/conformance.sh ]; then
+  run conformance scripts/conformance.sh
+  grep -E 'passed, [0-9]+ failed' "$log/conformance.log" | tail -1
+fi
+exit $status

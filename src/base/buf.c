@@ -1,0 +1,63 @@
+/* Growable byte buffers. Growth doubles, so appends are amortised O(1). */
+#include "rr_common.h"
+
+int rr_buf_reserve(rr_buf *b, size_t extra) {
+  if (extra <= b->cap - b->len) return RR_OK;
+  if (extra > SIZE_MAX - b->len) return RR_ENOMEM;
+  size_t need = b->len + extra, cap = b->cap ? b->cap : 64;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  uint8_t *p = rr__realloc(b->data, cap);
+  if (!p) return RR_ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return RR_OK;
+}
+
+int rr_buf_append(rr_buf *b, const void *p, size_t n) {
+  if (n == 0) return RR_OK;
+  RR_TRY(rr_buf_reserve(b, n));
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return RR_OK;
+}
+
+int rr_buf_append_zeros(rr_buf *b, size_t n) {
+  if (n == 0) return RR_OK;
+  RR_TRY(rr_buf_reserve(b, n));
+  memset(b->data + b->len, 0, n);
+  b->len += n;
+  return RR_OK;
+}
+
+int rr_buf_pad_to(rr_buf *b, size_t align) {
+  size_t r = b->len % align;
+  return r ? rr_buf_append_zeros(b, align - r) : RR_OK;
+}
+
+int rr_buf_append_u32le(rr_buf *b, uint32_t v) {
+  uint8_t t[4];
+  rr__put_u32le(t, v);
+  return rr_buf_append(b, t, 4);
+}
+
+int rr_buf_append_u64le(rr_buf *b, uint64_t v) {
+  uint8_t t[8];
+  rr__put_u64le(t, v);
+  return rr_buf_append(b, t, 8);
+}
+
+void rr_buf_reset(rr_buf *b) { b->len = 0; }
+
+void rr_buf_free(rr_buf *b) {
+  rr__free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+uint8_t *rr_buf_steal(rr_buf *b, size_t *len) {
+  uint8_t *p = b->data;
+  if (len) *len = b->len;
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return p;
+}

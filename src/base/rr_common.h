@@ -1,0 +1,129 @@
+/* This file is private to rerun-c.
+ *
+ * The base layer: allocation through hooks, error detail, growable byte
+ * buffers, logging to stderr, time, random numbers and TUIDs. It depends on
+ * libc only. */
+#ifndef RR_COMMON_H
+#define RR_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "rerun/common.h"
+#include "rerun/errors.h"
+
+#if defined(__GNUC__)
+#  define RR__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#  define RR__LIKELY(x) __builtin_expect(!!(x), 1)
+#  define RR__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define RR__PRINTF(a, b)
+#  define RR__LIKELY(x) (x)
+#  define RR__UNLIKELY(x) (x)
+#endif
+
+/* ---- allocation ---------------------------------------------------------- */
+void *rr__malloc(size_t n);
+void *rr__calloc(size_t count, size_t size);
+void *rr__realloc(void *p, size_t n);
+void rr__free(void *p);
+char *rr__strdup(const char *s);
+char *rr__strndup(const char *s, size_t n);
+
+/* ---- errors -------------------------------------------------------------- */
+/* Fills `err` (may be NULL) and returns `code`. */
+int rr__err(rr_error *err, int code, const char *fmt, ...) RR__PRINTF(3, 4);
+/* Prefixes an existing message: "ctx: previous message". Returns err->code or code. */
+int rr__err_wrap(rr_error *err, int code, const char *fmt, ...) RR__PRINTF(3, 4);
+
+#define RR_TRY(expr)                                                          \
+  do {                                                                        \
+    int rr__rc = (expr);                                                      \
+    if (RR__UNLIKELY(rr__rc < 0)) return rr__rc;                              \
+  } while (0)
+
+#define RR_RETURN_IF(cond, err, code, ...)                                    \
+  do {                                                                        \
+    if (RR__UNLIKELY(cond)) return rr__err((err), (code), __VA_ARGS__);       \
+  } while (0)
+
+/* ---- byte buffers -------------------------------------------------------- */
+/* A growable byte buffer. `data` is NULL while `cap` is 0. */
+typedef struct rr_buf {
+  uint8_t *data;
+  size_t len;
+  size_t cap;
+} rr_buf;
+
+#define RR_BUF_INIT {NULL, 0, 0}
+int rr_buf_reserve(rr_buf *b, size_t extra);  /* room for `extra` more bytes */
+int rr_buf_append(rr_buf *b, const void *p, size_t n);
+int rr_buf_append_zeros(rr_buf *b, size_t n);
+int rr_buf_pad_to(rr_buf *b, size_t align);   /* zero-pad len to a multiple of align */
+int rr_buf_append_u32le(rr_buf *b, uint32_t v);
+int rr_buf_append_u64le(rr_buf *b, uint64_t v);
+void rr_buf_reset(rr_buf *b);                 /* len = 0, keeps memory */
+void rr_buf_free(rr_buf *b);                  /* frees memory, back to RR_BUF_INIT */
+/* Moves the bytes out: returns data (caller frees with rr__free), buffer reset. */
+uint8_t *rr_buf_steal(rr_buf *b, size_t *len);
+
+static inline void rr__put_u32le(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void rr__put_u64le(uint8_t *p, uint64_t v) {
+  rr__put_u32le(p, (uint32_t)v); rr__put_u32le(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t rr__get_u32le(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t rr__get_u64le(const uint8_t *p) {
+  return (uint64_t)rr__get_u32le(p) | ((uint64_t)rr__get_u32le(p + 4) << 32);
+}
+static inline void rr__put_u64be(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) { p[i] = (uint8_t)v; v >>= 8; }
+}
+static inline uint64_t rr__get_u64be(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+  return v;
+}
+
+/* ---- logging (stderr only; never stdout) --------------------------------- */
+enum { RR_LOG_ERROR = 0, RR_LOG_WARN = 1, RR_LOG_INFO = 2, RR_LOG_DEBUG = 3 };
+/* Level from RERUN_LOG_LEVEL (error|warn|info|debug; default warn). */
+void rr__log(int level, const char *fmt, ...) RR__PRINTF(2, 3);
+#define rr__warn(...) rr__log(RR_LOG_WARN, __VA_ARGS__)
+
+/* ---- time and randomness ------------------------------------------------- */
+int64_t rr__now_ns(void);        /* wall clock, ns since the Unix epoch */
+int64_t rr__mono_ns(void);       /* monotonic clock, ns */
+uint64_t rr__random_u64(void);   /* good-quality random, thread-safe */
+void rr__random_bytes(void *p, size_t n);
+
+/* ---- TUID (rerun's time-ordered 128-bit ids) ----------------------------- */
+typedef struct rr_tuid {
+  uint64_t time_ns;
+  uint64_t inc;
+} rr_tuid;
+/* A new id: time_ns from the wall clock, never decreasing within a thread;
+ * inc starts random (top bit clear) and counts up. Thread-safe. */
+rr_tuid rr__tuid_new(void);
+/* 32 chars + NUL: 16 upper-case hex (time) then 16 lower-case hex (inc). */
+void rr__tuid_format(rr_tuid t, char out[33]);
+int rr__tuid_parse(const char *s, size_t len, rr_tuid *out); /* hex, any case */
+static inline void rr__tuid_to_be(rr_tuid t, uint8_t out[16]) {
+  rr__put_u64be(out, t.time_ns); rr__put_u64be(out + 8, t.inc);
+}
+static inline rr_tuid rr__tuid_from_be(const uint8_t in[16]) {
+  rr_tuid t = {rr__get_u64be(in), rr__get_u64be(in + 8)};
+  return t;
+}
+
+/* ---- UTF-8 --------------------------------------------------------------- */
+/* true when the n bytes are valid UTF-8 (no overlongs, no surrogates). */
+bool rr__utf8_valid(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,13 @@
+/* The `rerun` command's subcommands. Each returns the process exit code.
+ * The CLI uses public headers only (include/rerun/...). */
+#ifndef RR_CLI_H
+#define RR_CLI_H
+#include <stdio.h>
+
+typedef struct rr_cli_cmd {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} rr_cli_cmd;
+
+#endif
