@@ -126,4 +126,24 @@ static inline rr_tuid rr__tuid_from_be(const uint8_t in[16]) {
 /* true when the n bytes are valid UTF-8 (no overlongs, no surrogates). */
 bool rr__utf8_valid(const char *s, size_t n);
 
+/* ---- hash map: byte-string keys to pointers ------------------------------ */
+/* Open addressing with linear probing; keys are copied. Not thread-safe. */
+typedef struct rr_map_entry {
+  char *key;
+  size_t keylen;
+  uint64_t hash;
+  void *value;
+} rr_map_entry;
+typedef struct rr_map {
+  rr_map_entry *slots;
+  size_t cap, len;
+} rr_map;
+#define RR_MAP_INIT {NULL, 0, 0}
+uint64_t rr__hash(const void *p, size_t n); /* 64-bit FNV-1a, finalised */
+void *rr_map_get(const rr_map *m, const void *key, size_t keylen);
+int rr_map_put(rr_map *m, const void *key, size_t keylen, void *value); /* replaces */
+void *rr_map_remove(rr_map *m, const void *key, size_t keylen);        /* returns old value */
+void rr_map_free(rr_map *m);                                            /* values not freed */
+/* Iterate: for (size_t i = 0; i < m.cap; i++) if (m.slots[i].key) ... */
+
 #endif
