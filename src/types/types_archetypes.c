@@ -1,0 +1,168 @@
+/* The archetype definitions, generated from RR_ARCHETYPE_TABLE
+ * (include/rerun/archetypes.h): one constant field-definition array per
+ * archetype, one constant definition per archetype, lookup, and per-call
+ * validation. No runtime initialisation: everything is static const.
+ *
+ * Cross-field rules are generic over the field types rather than written per
+ * archetype: any archetype with one ImageBuffer and one ImageFormat field
+ * gets the buffer-size check, and so on. */
+#include "types/rr_types.h"
+
+/* Compile-time check that every field's C type is the C type of its
+ * component in the catalogue: the pointer initialisation below is a
+ * constraint violation (an error under -Werror) when they differ. */
+#define RR__CTYPE_TYPEDEF(Name, ctype, rep, param) typedef ctype rr__ctype_##Name;
+RR__COMPONENT_TABLE(RR__CTYPE_TYPEDEF)
+#undef RR__CTYPE_TYPEDEF
+#define RR__CHK_A(ID, Name, snake)
+#define RR__CHK_F(snake, Name, field, Comp, ctype, kind, card)                  \
+  static inline const void *check_##snake##_##field(const rr_##snake *s) {      \
+    const rr__ctype_##Comp *p = s->field;                                       \
+    return p;                                                                   \
+  }
+#define RR__CHK_E(snake)
+RR_ARCHETYPE_TABLE(RR__CHK_A, RR__CHK_F, RR__CHK_E)
+#undef RR__CHK_A
+#undef RR__CHK_F
+#undef RR__CHK_E
+
+/* fields_points3d[] = {{"positions", "Points3D:positions", &Position3D, REQ, 0, ...}, ...} */
+#define RR__FIELDS_A(ID, Name, snake) static const rr__field_def fields_##snake[] = {
+#define RR__FIELDS_F(snake, Name, field, Comp, ctype, kind, card)                      \
+  {#field, #Name ":" #field, &rr__components[RR__COMP_##Comp], RR_FIELD_##kind,         \
+   RR_FIELD_##card, offsetof(rr_##snake, field), offsetof(rr_##snake, num_##field)},
+#define RR__FIELDS_E(snake) };
+RR_ARCHETYPE_TABLE(RR__FIELDS_A, RR__FIELDS_F, RR__FIELDS_E)
+#undef RR__FIELDS_A
+#undef RR__FIELDS_F
+#undef RR__FIELDS_E
+
+/* validate_points3d(s, err) = rr__archetype_validate(&Points3D, s, err) */
+#define RR__VAL_A(ID, Name, snake)                                                     \
+  static int validate_##snake(const void *s, rr_error *err) {                         \
+    return rr__archetype_validate(rr__archetype_get(RR_ARCHETYPE_##ID), s, err);      \
+  }
+#define RR__VAL_F(snake, Name, field, Comp, ctype, kind, card)
+#define RR__VAL_E(snake)
+RR_ARCHETYPE_TABLE(RR__VAL_A, RR__VAL_F, RR__VAL_E)
+#undef RR__VAL_A
+#undef RR__VAL_F
+#undef RR__VAL_E
+
+static const rr__archetype_def archetypes[RR_ARCHETYPE_COUNT] = {
+#define RR__DEF_A(ID, Name, snake)                                                      \
+  [RR_ARCHETYPE_##ID] = {RR_ARCHETYPE_##ID, "rerun.archetypes." #Name, #Name,           \
+                         sizeof(rr_##snake), sizeof fields_##snake / sizeof fields_##snake[0], \
+                         fields_##snake, validate_##snake},
+#define RR__DEF_F(snake, Name, field, Comp, ctype, kind, card)
+#define RR__DEF_E(snake)
+    RR_ARCHETYPE_TABLE(RR__DEF_A, RR__DEF_F, RR__DEF_E)
+#undef RR__DEF_A
+#undef RR__DEF_F
+#undef RR__DEF_E
+};
+
+/* ---- lookup --------------------------------------------------------------- */
+
+const rr__archetype_def *rr__archetype_get(rr_archetype_id id) {
+  if ((unsigned)id >= RR_ARCHETYPE_COUNT) return NULL;
+  return &archetypes[id];
+}
+
+const rr__archetype_def *rr__archetype_find(const char *name) {
+  if (!name) return NULL;
+  for (size_t a = 0; a < RR_ARCHETYPE_COUNT; a++)
+    if (strcmp(archetypes[a].name, name) == 0 || strcmp(archetypes[a].short_name, name) == 0)
+      return &archetypes[a];
+  return NULL;
+}
+
+const rr__field_def *rr__archetype_field(const rr__archetype_def *a, const char *name) {
+  if (!a || !name) return NULL;
+  for (size_t i = 0; i < a->nfields; i++)
+    if (strcmp(a->fields[i].name, name) == 0) return &a->fields[i];
+  return NULL;
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+/* The only logged field of component `comp` with exactly one value, or NULL. */
+static const void *single_value(const rr__archetype_def *a, const void *s, int comp,
+                                const rr__field_def **which) {
+  for (size_t i = 0; i < a->nfields; i++) {
+    const rr__field_def *f = &a->fields[i];
+    if (f->type->id != comp) continue;
+    const void *p = rr__field_ptr(f, s);
+    if (p && rr__field_count(f, s) == 1) {
+      if (which) *which = f;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+static int check_image(const rr__archetype_def *a, const void *s, rr_error *err) {
+  const rr__field_def *ff = NULL, *bf = NULL;
+  const rr_image_format *fmt = single_value(a, s, RR__COMP_ImageFormat, &ff);
+  if (!fmt) return RR_OK;
+  /* Depth and segmentation images are single-channel. */
+  if ((a->id == RR_ARCHETYPE_DEPTH_IMAGE || a->id == RR_ARCHETYPE_SEGMENTATION_IMAGE) &&
+      (fmt->pixel_format != 0 || (fmt->color_model != 0 && fmt->color_model != RR_COLOR_MODEL_L)))
+    return rr__err(err, RR_EINVAL,
+                   "%s: a %s must be single-channel (no pixel_format, color_model L or unset)",
+                   ff->component, a->short_name);
+  const rr_bytes *buf = single_value(a, s, RR__COMP_ImageBuffer, &bf);
+  if (!buf) return RR_OK;
+  uint64_t want, alt;
+  if (rr__image_format_num_bytes(fmt, &want, &alt) < 0)
+    return rr__err(err, RR_EINVAL, "%s: %ux%u format has no computable size", ff->component,
+                   fmt->width, fmt->height);
+  if ((uint64_t)buf->len != want && (uint64_t)buf->len != alt) {
+    if (want == alt)
+      return rr__err(err, RR_ELENGTH, "%s: buffer holds %zu bytes but the %ux%u format needs %llu",
+                     bf->component, buf->len, fmt->width, fmt->height, (unsigned long long)want);
+    return rr__err(err, RR_ELENGTH,
+                   "%s: buffer holds %zu bytes but the %ux%u format needs %llu (or %llu)",
+                   bf->component, buf->len, fmt->width, fmt->height, (unsigned long long)alt,
+                   (unsigned long long)want);
+  }
+  return RR_OK;
+}
+
+/* Mesh3D: triangle indices must address the vertices logged with them. */
+static int check_mesh(const rr__archetype_def *a, const void *s, rr_error *err) {
+  const rr_mesh3d *m = s;
+  if (!m->vertex_positions || !m->triangle_indices) return RR_OK;
+  size_t nv = m->num_vertex_positions;
+  for (size_t i = 0; i < m->num_triangle_indices; i++) {
+    const rr_uvec3 *t = &m->triangle_indices[i];
+    if (t->x >= nv || t->y >= nv || t->z >= nv)
+      return rr__err(err, RR_ERANGE, "Mesh3D:triangle_indices: triangle %zu [%u, %u, %u] "
+                     "refers past the %zu vertex positions", i, t->x, t->y, t->z, nv);
+  }
+  return RR_OK;
+}
+
+int rr__archetype_validate(const rr__archetype_def *a, const void *s, rr_error *err) {
+  if (!a) return rr__err(err, RR_EINVAL, "unknown archetype");
+  if (!s) return rr__err(err, RR_EINVAL, "%s: NULL archetype struct", a->short_name);
+  for (size_t i = 0; i < a->nfields; i++) {
+    const rr__field_def *f = &a->fields[i];
+    const void *p = rr__field_ptr(f, s);
+    size_t n = rr__field_count(f, s);
+    if (!p) {
+      if (n != 0)
+        return rr__err(err, RR_EINVAL, "%s: pointer is NULL but num_%s is %zu", f->component,
+                       f->name, n);
+      continue;
+    }
+    if (f->mono && n > 1)
+      return rr__err(err, RR_ELENGTH, "%s: mono field given %zu values (must be 0 or 1)",
+                     f->component, n);
+    int rc = f->type->validate(p, n, err);
+    if (rc < 0) return rr__err_wrap(err, rc, "%s", f->component);
+  }
+  RR_TRY(check_image(a, s, err));
+  if (a->id == RR_ARCHETYPE_MESH3D) RR_TRY(check_mesh(a, s, err));
+  return RR_OK;
+}
