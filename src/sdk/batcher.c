@@ -1,0 +1,526 @@
+/* The batcher: accumulators of rows per (entity, timeline set, static), the
+ * queue of closed chunks, the batcher thread that encodes them and feeds the
+ * sink, flushing, backpressure and fork handling. */
+#include <errno.h>
+#include <time.h>
+
+#include "encoding/rr_encoding.h"
+#include "sdk_internal.h"
+
+void rr__msg_free(struct rr_msg *m) {
+  if (!m) return;
+  rr__free(m->pb);
+  rr__free(m);
+}
+
+/* ---- accumulators ----------------------------------------------------------- */
+
+static void acc_col_free(struct acc_col *c) {
+  rr__free(c->component);
+  rr__free(c->archetype);
+  rr__free(c->component_type);
+  if (c->list_type.release) c->list_type.release(&c->list_type);
+  rr_arrow_builder_free(c->b);
+}
+
+void rr__acc_free(struct acc *a) {
+  if (!a) return;
+  rr__free(a->entity_path);
+  for (size_t i = 0; i < a->n_tl; i++) {
+    rr__free(a->tl[i].name);
+    rr_buf_free(&a->tl[i].times);
+  }
+  rr__free(a->tl);
+  rr_buf_free(&a->row_ids);
+  for (size_t i = 0; i < a->n_cols; i++) acc_col_free(&a->cols[i]);
+  rr__free(a->cols);
+  rr__free(a);
+}
+
+/* Discards the rows of an accumulator (after fork in the child; after an
+ * out-of-memory error mid-row). */
+static void acc_discard(struct acc *a) {
+  for (size_t i = 0; i < a->n_tl; i++) rr_buf_reset(&a->tl[i].times);
+  rr_buf_reset(&a->row_ids);
+  for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_reset(a->cols[i].b);
+  a->num_rows = 0;
+  a->bytes = 0;
+}
+
+void rr__acc_discard(rr_recording *rec, struct acc *a) {
+  rec->acc_bytes -= a->bytes;
+  acc_discard(a);
+}
+
+void rr__acc_drop_columns(struct acc *a) {
+  for (size_t i = 0; i < a->n_cols; i++) acc_col_free(&a->cols[i]);
+  a->n_cols = 0;
+}
+
+/* Key: canonical path, NUL, 's' or 't', then "name\x01type\x02" per timeline. */
+static int acc_key(rr_buf *key, const char *path, bool is_static, const struct tl_value *tl, size_t n) {
+  rr_buf_reset(key);
+  RR_TRY(rr_buf_append(key, path, strlen(path) + 1));
+  RR_TRY(rr_buf_append(key, is_static ? "s" : "t", 1));
+  for (size_t i = 0; i < n; i++) {
+    char t[3] = {'\x01', (char)('0' + tl[i].type), '\x02'};
+    RR_TRY(rr_buf_append(key, tl[i].name, strlen(tl[i].name)));
+    RR_TRY(rr_buf_append(key, t, 3));
+  }
+  return RR_OK;
+}
+
+/* Finds or creates the accumulator. Timelines: the thread's (sorted) plus
+ * log_tick and log_time for temporal rows. */
+struct acc *rr__acc_get(rr_recording *rec, const char *path, bool is_static, const struct tl_value *tl,
+                        size_t n, rr_buf *key) {
+  if (acc_key(key, path, is_static, tl, n) < 0) return NULL;
+  struct acc *a = rr_map_get(&rec->accs, key->data, key->len);
+  if (a) return a;
+  a = rr__calloc(1, sizeof *a);
+  if (!a) return NULL;
+  a->entity_path = rr__strdup(path);
+  a->is_static = is_static;
+  size_t ntl = is_static ? 0 : n + 2;
+  a->tl = rr__calloc(ntl ? ntl : 1, sizeof *a->tl);
+  if (!a->entity_path || !a->tl) goto fail;
+  if (!is_static) {
+    for (size_t i = 0; i < n; i++) {
+      a->tl[i].name = rr__strdup(tl[i].name);
+      a->tl[i].type = tl[i].type;
+      if (!a->tl[i].name) goto fail;
+      a->n_tl++;
+    }
+    a->tl[n].name = rr__strdup("log_tick");
+    a->tl[n].type = RR_TL_SEQUENCE;
+    a->tl[n + 1].name = rr__strdup("log_time");
+    a->tl[n + 1].type = RR_TL_TIMESTAMP;
+    a->n_tl += 2;
+    if (!a->tl[n].name || !a->tl[n + 1].name) goto fail;
+  }
+  if (rr_map_put(&rec->accs, key->data, key->len, a) < 0) goto fail;
+  return a;
+fail:
+  rr__acc_free(a);
+  return NULL;
+}
+
+/* The column for `component`, created (and back-filled with nulls) if new.
+ * *conflict is set when the column exists with another type. */
+struct acc_col *rr__acc_col(struct acc *a, const char *component, const char *archetype,
+                            const char *component_type, const struct ArrowSchema *value_type,
+                            bool *conflict) {
+  *conflict = false;
+  for (size_t i = 0; i < a->n_cols; i++) {
+    struct acc_col *c = &a->cols[i];
+    if (strcmp(c->component, component)) continue;
+    if (!rr_arrow_schema_equal(c->list_type.children[0], value_type, false)) *conflict = true;
+    return c;
+  }
+  struct acc_col *nc = rr__realloc(a->cols, (a->n_cols + 1) * sizeof *nc);
+  if (!nc) return NULL;
+  a->cols = nc;
+  struct acc_col *c = &nc[a->n_cols];
+  memset(c, 0, sizeof *c);
+  c->component = rr__strdup(component);
+  c->archetype = archetype ? rr__strdup(archetype) : NULL;
+  c->component_type = component_type ? rr__strdup(component_type) : NULL;
+  if (!c->component || (archetype && !c->archetype) || (component_type && !c->component_type)) goto fail;
+  if (rr_arrow_schema_init(&c->list_type, "+l", component, ARROW_FLAG_NULLABLE, 1) < 0) goto fail;
+  if (rr_arrow_schema_copy(c->list_type.children[0], value_type) < 0) goto fail;
+  /* the list's child is named "item" and nullable */
+  {
+    struct ArrowSchema *ch = c->list_type.children[0];
+    struct ArrowSchema item;
+    if (rr_arrow_schema_init(&item, ch->format, "item", ch->flags | ARROW_FLAG_NULLABLE, ch->n_children) < 0)
+      goto fail;
+    for (int64_t k = 0; k < ch->n_children; k++) rr_arrow_schema_move(ch->children[k], item.children[k]);
+    if (ch->metadata) {
+      int64_t nm = rr_arrow_metadata_count(ch->metadata);
+      for (int64_t k = 0; k < nm; k++) { /* value types carry no metadata; keep it if they do */
+        rr_arrow_kv kv;
+        if (rr_arrow_metadata_at(ch->metadata, k, &kv) == RR_OK) (void)kv;
+      }
+    }
+    ch->release(ch);
+    rr_arrow_schema_move(&item, ch);
+  }
+  if (rr_arrow_builder_new(&c->b, &c->list_type) < 0) goto fail;
+  if (a->num_rows && rr_arrow_builder_append_nulls(c->b, a->num_rows) < 0) goto fail;
+  a->n_cols++;
+  return c;
+fail:
+  acc_col_free(c);
+  return NULL;
+}
+
+/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu. */
+int rr__acc_close(rr_recording *rec, struct acc *a) {
+  if (a->num_rows == 0) return RR_OK;
+  struct rr_chunk_node *node = rr__calloc(1, sizeof *node);
+  if (!node) return RR_ENOMEM;
+  struct rr_chunk *c = &node->chunk;
+  int rc = RR_ENOMEM;
+  c->id = rr__tuid_new();
+  c->entity_path = rr__strdup(a->entity_path);
+  c->num_rows = a->num_rows;
+  c->timelines = rr__calloc(a->n_tl ? a->n_tl : 1, sizeof *c->timelines);
+  c->components = rr__calloc(a->n_cols ? a->n_cols : 1, sizeof *c->components);
+  if (!c->entity_path || !c->timelines || !c->components) goto fail;
+  for (size_t i = 0; i < a->n_tl; i++) {
+    struct rr_chunk_timeline *t = &c->timelines[c->n_timelines];
+    t->name = rr__strdup(a->tl[i].name);
+    if (!t->name) goto fail;
+    t->type = a->tl[i].type;
+    c->n_timelines++;
+    t->times = (int64_t *)(void *)rr_buf_steal(&a->tl[i].times, NULL);
+  }
+  c->row_ids = rr_buf_steal(&a->row_ids, NULL);
+  for (size_t i = 0; i < a->n_cols; i++) {
+    struct acc_col *col = &a->cols[i];
+    struct rr_chunk_component *k = &c->components[c->n_components];
+    if ((rc = rr_arrow_builder_finish(col->b, &k->list)) < 0) goto fail;
+    if ((rc = rr_arrow_schema_copy(&k->list_type, &col->list_type)) < 0) { k->list.release(&k->list); goto fail; }
+    k->component = rr__strdup(col->component);
+    k->archetype = col->archetype ? rr__strdup(col->archetype) : NULL;
+    k->component_type = col->component_type ? rr__strdup(col->component_type) : NULL;
+    c->n_components++;
+    rc = RR_ENOMEM;
+    if (!k->component) goto fail;
+  }
+  /* Columns with no value in any row are left out (Rerun rejects them). */
+  size_t w = 0;
+  for (size_t i = 0; i < c->n_components; i++) {
+    struct rr_chunk_component *k = &c->components[i];
+    if (k->list.null_count == k->list.length) {
+      rr__free(k->component); rr__free(k->archetype); rr__free(k->component_type);
+      k->list_type.release(&k->list_type);
+      k->list.release(&k->list);
+      continue;
+    }
+    c->components[w++] = *k;
+  }
+  c->n_components = w;
+  node->bytes = a->bytes;
+  a->num_rows = 0;
+  rec->acc_bytes -= a->bytes;
+  a->bytes = 0;
+  rec->q_bytes += node->bytes;
+  if (rec->q_tail) rec->q_tail->next = node;
+  else rec->q_head = node;
+  rec->q_tail = node;
+  pthread_cond_signal(&rec->cv_work);
+  return RR_OK;
+fail:
+  rr__chunk_clear(c);
+  rr__free(node);
+  acc_discard(a);
+  rec->acc_bytes -= a->bytes;
+  a->bytes = 0;
+  return rc;
+}
+
+static void close_all(rr_recording *rec) {
+  for (size_t i = 0; i < rec->accs.cap; i++)
+    if (rec->accs.slots[i].key) {
+      struct acc *a = rec->accs.slots[i].value;
+      if (rr__acc_close(rec, a) < 0) {
+        rec->stats.write_errors++;
+        rr__warn("out of memory closing a chunk of %s: its rows are lost", a->entity_path);
+      }
+    }
+}
+
+/* Applies the backpressure policy after a row was added. Under rec->mu. */
+void rr__backpressure(rr_recording *rec) {
+  if ((int64_t)(rec->q_bytes + rec->acc_bytes) <= rec->max_in_flight) return;
+  if (rec->policy == RR_BACKPRESSURE_BLOCK) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + rec->block_timeout_ms * 1000000;
+    ts.tv_sec = deadline / 1000000000;
+    ts.tv_nsec = deadline % 1000000000;
+    while ((int64_t)(rec->q_bytes + rec->acc_bytes) > rec->max_in_flight && rec->q_head) {
+      pthread_cond_signal(&rec->cv_work);
+      if (pthread_cond_timedwait(&rec->cv_done, &rec->mu, &ts) == ETIMEDOUT) break;
+    }
+  }
+  /* Drop the oldest queued chunks, never the newest one. */
+  while ((int64_t)(rec->q_bytes + rec->acc_bytes) > rec->max_in_flight && rec->q_head &&
+         rec->q_head != rec->q_tail) {
+    struct rr_chunk_node *n = rec->q_head;
+    rec->q_head = n->next;
+    rec->q_bytes -= n->bytes;
+    rec->stats.chunks_dropped++;
+    rec->stats.rows_dropped += (uint64_t)n->chunk.num_rows;
+    if (rec->stats.chunks_dropped == 1 || (rec->stats.chunks_dropped & (rec->stats.chunks_dropped - 1)) == 0)
+      rr__warn("recording %s: the sink is behind; dropped %llu chunk(s) so far (max_bytes_in_flight %lld)",
+               rec->rec_id, (unsigned long long)rec->stats.chunks_dropped, (long long)rec->max_in_flight);
+    rr__chunk_clear(&n->chunk);
+    rr__free(n);
+  }
+}
+
+/* Per-row bookkeeping after a row was appended to `a`. Under rec->mu. */
+int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
+  a->num_rows++;
+  a->bytes += bytes;
+  rec->acc_bytes += bytes;
+  rec->stats.rows_logged++;
+  /* columns not touched by this row get a null */
+  for (size_t i = 0; i < a->n_cols; i++)
+    if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows)
+      RR_TRY(rr_arrow_builder_append_nulls(a->cols[i].b, 1));
+  if ((int64_t)a->bytes >= rec->flush_num_bytes || a->num_rows >= rec->flush_num_rows)
+    RR_TRY(rr__acc_close(rec, a));
+  rr__backpressure(rec);
+  return RR_OK;
+}
+
+/* Appends the row id and times of a new row. Under rec->mu. */
+int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n) {
+  rr_tuid id = rr__tuid_new();
+  if (id.time_ns < rec->last_row_id.time_ns ||
+      (id.time_ns == rec->last_row_id.time_ns && id.inc <= rec->last_row_id.inc)) {
+    id = rec->last_row_id; /* another thread's clock was ahead: stay increasing */
+    id.inc++;
+  }
+  rec->last_row_id = id;
+  uint8_t be[16];
+  rr__tuid_to_be(id, be);
+  RR_TRY(rr_buf_append(&a->row_ids, be, 16));
+  if (a->is_static) return RR_OK;
+  for (size_t i = 0; i < n; i++) RR_TRY(rr_buf_append(&a->tl[i].times, &tl[i].value, 8));
+  int64_t tick = rec->tick++, now = rr__now_ns();
+  RR_TRY(rr_buf_append(&a->tl[n].times, &tick, 8));
+  RR_TRY(rr_buf_append(&a->tl[n + 1].times, &now, 8));
+  return RR_OK;
+}
+
+/* ---- the batcher thread ------------------------------------------------------ */
+
+static int deliver(rr_recording *rec, struct rr_msg *m) {
+  int rc = RR_OK;
+  if (rec->sink) {
+    rr_error e = {0};
+    rc = rec->sink->write(rec->sink, m, &e);
+    if (rc < 0) {
+      rec->stats.write_errors++;
+      if (rec->stats.write_errors == 1 || (rec->stats.write_errors & (rec->stats.write_errors - 1)) == 0)
+        rr__log(RR_LOG_ERROR, "%s sink: %s", rec->sink->name, e.msg[0] ? e.msg : rr_strerror(rc));
+    } else {
+      rec->stats.bytes_written += m->len;
+    }
+    rr__msg_free(m);
+  } else {
+    m->next = NULL;
+    if (rec->buf_tail) rec->buf_tail->next = m;
+    else rec->buf_head = m;
+    rec->buf_tail = m;
+  }
+  return rc;
+}
+
+static void send_store_info(rr_recording *rec) {
+  if (rec->store_info_sent) return;
+  struct rr_msg *m = NULL;
+  rr_error e = {0};
+  if (rr__encode_store_info(rec, &m, &e) == RR_OK) {
+    deliver(rec, m);
+    rec->store_info_sent = true;
+  } else {
+    rr__log(RR_LOG_ERROR, "cannot encode SetStoreInfo: %s", e.msg);
+  }
+}
+
+/* Encodes and writes the queued chunks. Called with sink_mu held, mu not. */
+static void write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
+  send_store_info(rec);
+  while (list) {
+    struct rr_chunk_node *n = list;
+    list = n->next;
+    struct rr_msg *m = NULL;
+    rr_error e = {0};
+    int rc = rr__chunk_sort_by_row_id(&n->chunk);
+    if (rc == RR_OK) rc = rr__encode_chunk(rec, &n->chunk, &m, &e);
+    if (rc == RR_OK) {
+      deliver(rec, m);
+      rec->stats.chunks_written++;
+    } else {
+      rec->stats.write_errors++;
+      rr__log(RR_LOG_ERROR, "cannot encode a chunk of %s: %s", n->chunk.entity_path,
+              e.msg[0] ? e.msg : rr_strerror(rc));
+    }
+    rr__chunk_clear(&n->chunk);
+    rr__free(n);
+  }
+}
+
+void *rr__batcher_main(void *arg) {
+  rr_recording *rec = arg;
+  pthread_mutex_lock(&rec->mu);
+  int64_t next_tick = rr__mono_ns() + rec->flush_tick_ns;
+  for (;;) {
+    while (!rec->stop && !rec->q_head && rec->flush_req == rec->flush_done) {
+      int64_t now = rr__mono_ns();
+      if (now >= next_tick) break;
+      struct timespec ts = {next_tick / 1000000000, next_tick % 1000000000};
+      pthread_cond_timedwait(&rec->cv_work, &rec->mu, &ts);
+    }
+    int64_t now = rr__mono_ns();
+    uint64_t gen = rec->flush_req;
+    if (now >= next_tick || gen != rec->flush_done || rec->stop) {
+      close_all(rec);
+      next_tick = now + rec->flush_tick_ns;
+    }
+    struct rr_chunk_node *list = rec->q_head;
+    size_t bytes = 0;
+    for (struct rr_chunk_node *n = list; n; n = n->next) bytes += n->bytes;
+    rec->q_head = rec->q_tail = NULL;
+    bool stop = rec->stop;
+    pthread_mutex_unlock(&rec->mu);
+
+    pthread_mutex_lock(&rec->sink_mu);
+    write_chunks(rec, list);
+    pthread_mutex_unlock(&rec->sink_mu);
+
+    pthread_mutex_lock(&rec->mu);
+    rec->q_bytes -= bytes;
+    if (gen != rec->flush_done && !rec->q_head) rec->flush_done = gen;
+    pthread_cond_broadcast(&rec->cv_done);
+    if (stop && !rec->q_head) break;
+  }
+  pthread_mutex_unlock(&rec->mu);
+  return NULL;
+}
+
+/* ---- flush, sinks, free -------------------------------------------------------- */
+
+int rr_recording_flush(rr_recording *rec, bool blocking, int64_t timeout_ms) {
+  if (!rec) rec = rr_get_recording();
+  if (!rec) return RR_EINVAL;
+  if (!rec->enabled) return RR_OK;
+  pthread_mutex_lock(&rec->mu);
+  if (!rec->thread_running) { pthread_mutex_unlock(&rec->mu); return RR_OK; }
+  uint64_t gen = ++rec->flush_req;
+  pthread_cond_signal(&rec->cv_work);
+  int rc = RR_OK;
+  if (blocking) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + timeout_ms * 1000000;
+    ts.tv_sec = deadline / 1000000000;
+    ts.tv_nsec = deadline % 1000000000;
+    while (rec->flush_done < gen && rec->thread_running) {
+      if (timeout_ms < 0) pthread_cond_wait(&rec->cv_done, &rec->mu);
+      else if (pthread_cond_timedwait(&rec->cv_done, &rec->mu, &ts) == ETIMEDOUT) { rc = RR_ETIMEDOUT; break; }
+    }
+  }
+  pthread_mutex_unlock(&rec->mu);
+  if (rc == RR_OK && blocking) {
+    pthread_mutex_lock(&rec->sink_mu);
+    if (rec->sink && rec->sink->flush) rc = rec->sink->flush(rec->sink, NULL);
+    pthread_mutex_unlock(&rec->sink_mu);
+  }
+  return rc;
+}
+
+/* Replaces the sink: flushes what is pending into the old one, then gives
+ * the new one the buffered history (or a fresh SetStoreInfo). */
+int rr__set_sink(rr_recording *rec, struct rr_sink *sink) {
+  rr_recording_flush(rec, true, -1);
+  pthread_mutex_lock(&rec->sink_mu);
+  struct rr_sink *old = rec->sink;
+  rec->sink = sink;
+  if (old) {
+    old->close(old);
+    rec->store_info_sent = false;
+  }
+  if (sink) {
+    struct rr_msg *m = rec->buf_head;
+    rec->buf_head = rec->buf_tail = NULL;
+    if (m) rec->store_info_sent = true; /* the history starts with it */
+    while (m) {
+      struct rr_msg *next = m->next;
+      deliver(rec, m);
+      m = next;
+    }
+    if (rec->enabled && !rec->store_info_sent) send_store_info(rec);
+  }
+  pthread_mutex_unlock(&rec->sink_mu);
+  return RR_OK;
+}
+
+void rr_recording_stats_get(rr_recording *rec, rr_recording_stats *out) {
+  if (!rec) rec = rr_get_recording();
+  memset(out, 0, sizeof *out);
+  if (!rec) return;
+  pthread_mutex_lock(&rec->mu);
+  *out = rec->stats;
+  out->bytes_in_flight = rec->q_bytes + rec->acc_bytes;
+  pthread_mutex_unlock(&rec->mu);
+}
+
+void rr__recording_stop(rr_recording *rec) {
+  pthread_mutex_lock(&rec->mu);
+  bool running = rec->thread_running;
+  rec->stop = true;
+  pthread_cond_signal(&rec->cv_work);
+  pthread_mutex_unlock(&rec->mu);
+  if (running) pthread_join(rec->thread, NULL);
+  pthread_mutex_lock(&rec->mu);
+  rec->thread_running = false;
+  rec->closed = true;
+  pthread_mutex_unlock(&rec->mu);
+}
+
+void rr__recording_release(rr_recording *rec) {
+  for (size_t i = 0; i < rec->accs.cap; i++)
+    if (rec->accs.slots[i].key) rr__acc_free(rec->accs.slots[i].value);
+  rr_map_free(&rec->accs);
+  for (size_t i = 0; i < rec->path_cache.cap; i++)
+    if (rec->path_cache.slots[i].key) rr__free(rec->path_cache.slots[i].value);
+  rr_map_free(&rec->path_cache);
+  while (rec->q_head) {
+    struct rr_chunk_node *n = rec->q_head;
+    rec->q_head = n->next;
+    rr__chunk_clear(&n->chunk);
+    rr__free(n);
+  }
+  while (rec->buf_head) {
+    struct rr_msg *m = rec->buf_head;
+    rec->buf_head = m->next;
+    rr__msg_free(m);
+  }
+  if (rec->sink) rec->sink->close(rec->sink);
+  pthread_mutex_destroy(&rec->mu);
+  pthread_mutex_destroy(&rec->sink_mu);
+  pthread_cond_destroy(&rec->cv_work);
+  pthread_cond_destroy(&rec->cv_done);
+  rr__free(rec->app_id);
+  rr__free(rec->rec_id);
+  rr__free(rec);
+}
+
+/* After fork, in the child: the parent writes what was pending; the child
+ * drops its copy and starts afresh (its batcher thread restarts lazily). */
+void rr__recording_after_fork_child(rr_recording *rec) {
+  for (size_t i = 0; i < rec->accs.cap; i++)
+    if (rec->accs.slots[i].key) acc_discard(rec->accs.slots[i].value);
+  while (rec->q_head) {
+    struct rr_chunk_node *n = rec->q_head;
+    rec->q_head = n->next;
+    rr__chunk_clear(&n->chunk);
+    rr__free(n);
+  }
+  rec->q_tail = NULL;
+  rec->q_bytes = rec->acc_bytes = 0;
+  rec->thread_running = false;
+  rec->flush_done = rec->flush_req;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&rec->cv_work, &ca);
+  pthread_cond_init(&rec->cv_done, &ca);
+  pthread_condattr_destroy(&ca);
+}

@@ -1,0 +1,131 @@
+/* This file is private to rerun-c.
+ *
+ * The SDK layer: recording streams, the batcher, sinks.
+ *
+ * Data flow: a log call (any thread) takes the stream lock, appends one row
+ * to the accumulator of its (entity path, timeline set, static) key and
+ * returns; no I/O and no encoding happen on the caller's thread. An
+ * accumulator closes into a chunk when it reaches the byte or row threshold,
+ * or on the flush tick, and the chunk joins the stream's queue. The batcher
+ * thread takes chunks off the queue, encodes them (Arrow IPC, LZ4, ArrowMsg)
+ * and hands the message to the sink. Bytes in flight (open accumulators and
+ * queued chunks) are bounded by max_bytes_in_flight; see rr_backpressure. */
+#ifndef RR_SDK_INTERNAL_H
+#define RR_SDK_INTERNAL_H
+
+#include <pthread.h>
+
+#include "arrow/rr_arrow.h"
+#include "base/rr_common.h"
+#include "chunk/rr_chunk.h"
+#include "rerun/sdk.h"
+
+/* An encoded message: kind 1 SetStoreInfo, 2 ArrowMsg, 3 BlueprintActivation,
+ * with the inner protobuf bytes (RRD payload form). */
+struct rr_msg {
+  struct rr_msg *next;
+  int kind;
+  size_t len;
+  uint8_t *pb;
+};
+void rr__msg_free(struct rr_msg *m);
+
+/* A sink receives whole messages, in order, on the batcher thread only. */
+struct rr_sink {
+  const char *name;
+  /* The stream header (if the sink is a byte stream) is the sink's job. */
+  int (*write)(struct rr_sink *s, const struct rr_msg *m, rr_error *err);
+  int (*flush)(struct rr_sink *s, rr_error *err);
+  void (*close)(struct rr_sink *s); /* flushes and frees */
+};
+
+int rr__sink_file_new(struct rr_sink **out, const char *path, bool compressed, rr_error *err);
+int rr__sink_fd_new(struct rr_sink **out, int fd, bool owns_fd, bool compressed, const char *name,
+                    rr_error *err);
+int rr__sink_memory_new(struct rr_sink **out, bool compressed);
+/* Moves out the bytes written so far (whole messages); caller frees. */
+uint8_t *rr__sink_memory_take(struct rr_sink *s, size_t *len);
+
+/* Column of an accumulator. */
+struct acc_col {
+  char *component, *archetype, *component_type;
+  struct ArrowSchema list_type; /* "+l" of the value type, child "item" nullable */
+  rr_arrow_builder *b;
+};
+
+/* Rows of one (entity, timeline set, static) key not yet closed. */
+struct acc {
+  char *entity_path; /* canonical */
+  bool is_static;
+  size_t n_tl;
+  struct acc_tl { char *name; int type; rr_buf times; } *tl; /* sorted by name */
+  rr_buf row_ids;
+  int64_t num_rows;
+  size_t n_cols;
+  struct acc_col *cols;
+  size_t bytes;  /* estimate of data appended since the last close */
+};
+
+/* The thread's time for one stream. */
+struct tl_value { char *name; int type; int64_t value; };
+
+struct rr_recording {
+  uint64_t serial;        /* unique per process, keys thread-local state */
+  char *app_id, *rec_id;
+  bool enabled, strict, compress;
+  int64_t flush_tick_ns, flush_num_bytes, flush_num_rows, max_in_flight, block_timeout_ms;
+  rr_backpressure policy;
+
+  pthread_mutex_t mu;
+  pthread_mutex_t sink_mu;  /* held by whoever uses `sink` (the batcher thread, set_sink) */
+  pthread_cond_t cv_work;   /* batcher: queue non-empty, flush request, stop */
+  pthread_cond_t cv_done;   /* producers: room freed, flush done */
+  rr_map path_cache;        /* raw path -> canonical (char *) */
+  rr_map accs;              /* key -> struct acc * */
+  struct rr_chunk_node { struct rr_chunk_node *next; struct rr_chunk chunk; size_t bytes; } *q_head, *q_tail;
+  size_t q_bytes, acc_bytes;
+  int64_t tick;             /* log_tick */
+  rr_tuid last_row_id;      /* row ids are made under the lock: strictly increasing */
+  uint64_t flush_req, flush_done; /* generations */
+  bool stop, closed, thread_running;
+  pthread_t thread;
+
+  struct rr_sink *sink;     /* NULL: buffered */
+  struct rr_msg *buf_head, *buf_tail; /* buffered messages (also replayed to a new sink) */
+  bool buffered_keep;       /* keep buffered history */
+  bool store_info_sent;
+
+  rr_recording_stats stats;
+  struct rr_recording *next_live; /* list of live streams, for fork handling */
+};
+
+/* batcher.c */
+void rr__acc_free(struct acc *a);
+struct acc *rr__acc_get(rr_recording *rec, const char *path, bool is_static, const struct tl_value *tl,
+                        size_t n, rr_buf *key);
+struct acc_col *rr__acc_col(struct acc *a, const char *component, const char *archetype,
+                            const char *component_type, const struct ArrowSchema *value_type,
+                            bool *conflict);
+int rr__acc_close(rr_recording *rec, struct acc *a);
+void rr__acc_discard(rr_recording *rec, struct acc *a);
+void rr__acc_drop_columns(struct acc *a); /* only when it has no rows */
+int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n);
+int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes);
+void rr__backpressure(rr_recording *rec);
+void *rr__batcher_main(void *arg);
+int rr__set_sink(rr_recording *rec, struct rr_sink *sink);
+void rr__recording_stop(rr_recording *rec);
+void rr__recording_release(rr_recording *rec);
+void rr__recording_after_fork_child(rr_recording *rec);
+/* recording.c */
+int rr__start_thread(rr_recording *rec); /* under rec->mu */
+/* The thread's timeline values for rec (sorted by name); n = 0 if none. */
+const struct tl_value *rr__thread_timelines(const rr_recording *rec, size_t *n);
+int rr__resolve(rr_recording **rec);
+int rr__report(const rr_recording *rec, int rc, rr_error *err, const char *what);
+
+/* Encoding helpers, used by the batcher thread. */
+int rr__encode_store_info(rr_recording *rec, struct rr_msg **out, rr_error *err);
+int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg **out, rr_error *err);
+
+#endif
