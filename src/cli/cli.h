@@ -10,4 +10,8 @@ typedef struct rr_cli_cmd {
   int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } rr_cli_cmd;
 
+int rr_cli_analytics(int argc, char **argv);
+/* Before every command (after --help): records cli_command_invoked, first-run notice. */
+void rr_cli_analytics_preamble(int argc, char **argv, const rr_cli_cmd *commands);
+
 #endif

@@ -6,6 +6,7 @@
 #include "rerun.h"
 
 static const rr_cli_cmd commands[] = {
+    {"analytics", "anonymous usage analytics: details, clear, email, enable, disable, config", rr_cli_analytics},
     {NULL, NULL, NULL},
 };
 
@@ -24,6 +25,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  rr_cli_analytics_preamble(argc, argv, commands);
   if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
     printf("rerun-c %s\n", rr_version_string());
     return 0;
