@@ -5,4 +5,7 @@
 #include "rerun/version.h"
 #include "rerun/common.h"
 #include "rerun/arrow_c.h"
+#include "rerun/components.h"
+#include "rerun/archetypes.h"
+#include "rerun/sdk.h"
 #endif

@@ -1,0 +1,61 @@
+/* Shared command-line handling of the examples: --save FILE, --stdout.
+ * (Header-only; each example is one program.) */
+#ifndef EXAMPLE_COMMON_H
+#define EXAMPLE_COMMON_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rerun.h"
+
+/* Creates the recording and attaches the sink chosen on the command line.
+ * Exits with status 1 (after printing why) on a bad argument. */
+static rr_recording *example_start(int argc, char **argv, const char *app_id) {
+  const char *save = NULL;
+  int use_stdout = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
+    else if (!strcmp(argv[i], "--stdout")) use_stdout = 1;
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: %s [--save FILE.rrd | --stdout]\n", argv[0]);
+      exit(0);
+    } else {
+      fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
+      exit(2);
+    }
+  }
+  rr_recording_options opts = {.application_id = app_id, .strict = true};
+  rr_recording *rec = NULL;
+  rr_error err = {0};
+  if (rr_recording_new(&rec, &opts, &err) != RR_OK) {
+    fprintf(stderr, "cannot create the recording: %s\n", err.msg);
+    exit(1);
+  }
+  int rc = RR_OK;
+  if (save) rc = rr_recording_save(rec, save, &err);
+  else if (use_stdout) rc = rr_recording_stdout(rec, &err);
+  else rc = rr_recording_save(rec, "example.rrd", &err);
+  if (rc != RR_OK) {
+    fprintf(stderr, "cannot open the sink: %s\n", err.msg);
+    exit(1);
+  }
+  rr_set_global_recording(rec);
+  return rec;
+}
+
+#define CHECK(call)                                                                     \
+  do {                                                                                  \
+    rr_error e_ = {0};                                                                  \
+    int rc_ = (call);                                                                   \
+    (void)e_;                                                                           \
+    if (rc_ != RR_OK) {                                                                 \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, rr_strerror(rc_)); \
+      exit(1);                                                                          \
+    }                                                                                   \
+  } while (0)
+
+static void example_finish(rr_recording *rec) {
+  rr_set_global_recording(NULL);
+  rr_recording_free(rec);
+}
+#endif
