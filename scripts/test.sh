@@ -27,6 +27,8 @@ if [ "${RR_SKIP_ASAN:-0}" != 1 ]; then
   grep -E 'tests passed|tests failed' "$log/ctest-asan.log" | tail -1 | sed 's/^/c (asan+ubsan): /'
 fi
 
+run analytics python3 tests/cli/analytics/run.py "$BUILD/rerun"; grep -E '^analytics: [0-9]+ passed' "$log/analytics.log"
+
 # 3. JavaScript cross-checks (apache-arrow as an independent reader/writer).
 if ls tests/js/*.test.mjs >/dev/null 2>&1; then
   run js node --test tests/js/

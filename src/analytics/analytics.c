@@ -353,7 +353,11 @@ void rr_analytics_close(rr_analytics *a) {
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->thread, NULL);
   }
-  if (a->fd >= 0) close(a->fd); /* also releases the flock */
+  if (a->fd >= 0) {
+    struct stat st; /* everything sent: leave no empty file behind */
+    if (fstat(a->fd, &st) == 0 && st.st_size == 0) unlink(a->live_path);
+    close(a->fd); /* also releases the flock */
+  }
   rr__an_config_free(&a->cfg);
   rr__free(a->live_path);
   rr__free(a->endpoint);
