@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "encoding/rr_encoding.h"
 #include "json_mini.h"
 #include "types/rr_types.h"
 
@@ -775,6 +776,39 @@ static void *json_instances(struct pool *pl, const rr__component_def *c, const j
   return NULL;
 }
 
+/* Appends one values.json cell through our builder (after validating it as
+ * an archetype call), checks that the array renders back to the JSON
+ * values, and returns our rendering (caller frees with rr__free). */
+static char *ours_for_cell(const rr__archetype_def *a, const rr__field_def *f, const jm *cell,
+                           const char *ident, size_t r) {
+  struct pool pl = {.n = 0};
+  size_t n;
+  void *inst = json_instances(&pl, f->type, cell, &n);
+  /* The whole archetype call validates (mono counts etc.)... */
+  unsigned char archs[1024] = {0};
+  memcpy(archs + f->ptr_offset, &inst, sizeof inst);
+  memcpy(archs + f->count_offset, &n, sizeof n);
+  rr_error err = {0};
+  if (a->validate(archs, &err) != RR_OK) fail_msg("%s row %zu: %s", ident, r, err.msg);
+  /* ...and the values come back out of our arrays unchanged. */
+  struct ArrowArray arr;
+  if (append_to_array(f->type, inst, n, &arr, &err) != RR_OK) fail_msg("%s: %s", ident, err.msg);
+  char *got = render_all(f->type, &arr);
+  rr_buf want = RR_BUF_INIT;
+  put(&want, "[");
+  for (size_t i = 0; i < n; i++) {
+    if (i) put(&want, ",");
+    render_json(f->type->arrow_type(), cell->v[i], &want);
+  }
+  put(&want, "]");
+  char *w = buf_cstr(&want);
+  if (strcmp(got, w)) fail_msg("%s row %zu:\n ours %s\n want %s", ident, r, got, w);
+  rr__free(w);
+  arr.release(&arr);
+  pool_free(&pl);
+  return got;
+}
+
 static void test_golden_values_roundtrip(void **state) {
   char *text = read_file(GOLDEN_DIR "/values.json", NULL);
   if (!text) {
@@ -804,32 +838,8 @@ static void test_golden_values_roundtrip(void **state) {
         const jm *cl = jm_get(col, "cells");
         for (size_t r = 0; r < cl->n; r++) {
           if (cl->v[r]->t == JM_NULL) continue;
-          struct pool pl = {.n = 0};
-          size_t n;
-          void *inst = json_instances(&pl, f->type, cl->v[r], &n);
-          /* The whole archetype call validates (mono counts etc.)... */
-          unsigned char archs[1024] = {0};
-          memcpy(archs + f->ptr_offset, &inst, sizeof inst);
-          memcpy(archs + f->count_offset, &n, sizeof n);
-          rr_error err = {0};
-          if (a->validate(archs, &err) != RR_OK) fail_msg("%s row %zu: %s", ident, r, err.msg);
-          /* ...and the values come back out of our arrays unchanged. */
-          struct ArrowArray arr;
-          if (append_to_array(f->type, inst, n, &arr, &err) != RR_OK) fail_msg("%s: %s", ident, err.msg);
-          char *got = render_all(f->type, &arr);
-          rr_buf want = RR_BUF_INIT;
-          put(&want, "[");
-          for (size_t i = 0; i < n; i++) {
-            if (i) put(&want, ",");
-            render_json(f->type->arrow_type(), cl->v[r]->v[i], &want);
-          }
-          put(&want, "]");
-          char *w = buf_cstr(&want);
-          if (strcmp(got, w)) fail_msg("%s row %zu:\n ours %s\n want %s", ident, r, got, w);
-          rr__free(w);
+          char *got = ours_for_cell(a, f, cl->v[r], ident, r);
           rr__free(got);
-          arr.release(&arr);
-          pool_free(&pl);
           cells++;
         }
         columns++;
@@ -837,6 +847,124 @@ static void test_golden_values_roundtrip(void **state) {
     }
   }
   jm_free(root);
+  assert_true(columns >= 70);
+  assert_true(cells >= 150);
+}
+
+/* ---- tests: the Arrow types and values inside the golden .rrd files ------- */
+
+struct rrd_ctx {
+  const jm *file;     /* values.json entry of this recording */
+  size_t chunk;       /* index of the next ArrowMsg */
+  size_t columns, compared_cells;
+};
+
+static const jm *json_column(const jm *chunk, const char *ident) {
+  const jm *cols = jm_get(chunk, "columns");
+  for (size_t i = 0; i < cols->n; i++)
+    if (!strcmp(jm_get(cols->v[i], "component")->str, ident)) return cols->v[i];
+  return NULL;
+}
+
+static void check_rrd_column(struct rrd_ctx *cx, const jm *jchunk, const struct ArrowSchema *fs,
+                             const struct ArrowArray *col) {
+  rr_str arch, ident, ctype;
+  if (rr_arrow_metadata_get(fs->metadata, "rerun:archetype", &arch) != RR_OK) return; /* AnyValues */
+  assert_int_equal(rr_arrow_metadata_get(fs->metadata, "rerun:component", &ident), RR_OK);
+  assert_int_equal(rr_arrow_metadata_get(fs->metadata, "rerun:component_type", &ctype), RR_OK);
+  char an[128], in[128], tn[128];
+  snprintf(an, sizeof an, "%.*s", (int)arch.len, arch.ptr);
+  snprintf(in, sizeof in, "%.*s", (int)ident.len, ident.ptr);
+  snprintf(tn, sizeof tn, "%.*s", (int)ctype.len, ctype.ptr);
+  const rr__archetype_def *a = rr__archetype_find(an);
+  if (!a) fail_msg("%s: unknown archetype %s", in, an);
+  const rr__field_def *f = rr__archetype_field(a, strchr(in, ':') + 1);
+  if (!f) fail_msg("%s: unknown field", in);
+  assert_string_equal(f->component, in);
+  assert_string_equal(fs->name, in);
+  assert_string_equal(f->type->type_name, tn);
+  /* Our value type equals the file's list child type, strictly (names,
+   * nullability, metadata). */
+  assert_string_equal(fs->format, "+l");
+  if (!rr_arrow_schema_equal(fs->children[0], f->type->arrow_type(), true)) {
+    char *theirs = spec_string(fs->children[0]), *ours = spec_string(f->type->arrow_type());
+    fail_msg("%s: file value type %s, ours %s", in, theirs, ours);
+  }
+  /* And the values: each logged cell of the file equals what our builder
+   * makes of the same values from values.json. */
+  const jm *jc = json_column(jchunk, in);
+  assert_non_null(jc);
+  const jm *cells = jm_get(jc, "cells");
+  assert_int_equal(cells->n, (size_t)col->length);
+  const int32_t *off = col->buffers[1];
+  for (int64_t r = 0; r < col->length; r++) {
+    int64_t k = col->offset + r;
+    bool valid = col->null_count == 0 || !col->buffers[0] || bit(col->buffers[0], k);
+    assert_int_equal(valid, cells->v[r]->t != JM_NULL);
+    if (!valid) continue;
+    rr_buf b = RR_BUF_INIT;
+    put(&b, "[");
+    for (int32_t e = off[k]; e < off[k + 1]; e++) {
+      if (e > off[k]) put(&b, ",");
+      render_array(fs->children[0], col->children[0], e, &b);
+    }
+    put(&b, "]");
+    char *theirs = buf_cstr(&b);
+    char *ours = ours_for_cell(a, f, cells->v[r], in, (size_t)r);
+    if (strcmp(theirs, ours)) fail_msg("%s row %lld:\n file %s\n ours %s", in, (long long)r, theirs, ours);
+    rr__free(theirs);
+    rr__free(ours);
+    cx->compared_cells++;
+  }
+  cx->columns++;
+}
+
+static int rrd_msg(void *ud, rr_log_msg *msg, const rr_error *err) {
+  struct rrd_ctx *cx = ud;
+  if (!msg) fail_msg("decoding failed: %s", err ? err->msg : "?");
+  if (msg->kind == RR_MSG_ARROW) {
+    const jm *chunks = jm_get(cx->file, "chunks");
+    assert_true(cx->chunk < chunks->n);
+    const jm *jchunk = chunks->v[cx->chunk++];
+    struct ArrowSchema schema;
+    struct ArrowArray batch;
+    rr_error e = {0};
+    if (rr_arrow_ipc_read(msg->arrow.ipc.ptr, msg->arrow.ipc.len, NULL, NULL, &schema, &batch, &e) != RR_OK)
+      fail_msg("IPC: %s", e.msg);
+    for (int64_t c = 0; c < schema.n_children; c++) {
+      rr_str kind;
+      if (rr_arrow_metadata_get(schema.children[c]->metadata, "rerun:kind", &kind) != RR_OK) continue;
+      if (kind.len == 4 && !memcmp(kind.ptr, "data", 4))
+        check_rrd_column(cx, jchunk, schema.children[c], batch.children[c]);
+    }
+    batch.release(&batch);
+    schema.release(&schema);
+  }
+  rr_log_msg_free(msg);
+  return 0;
+}
+
+static void test_golden_rrd_types(void **state) {
+  char *text = read_file(GOLDEN_DIR "/values.json", NULL);
+  if (!text) {
+    skip();
+    return;
+  }
+  jm *root = jm_parse(text);
+  free(text);
+  size_t files = 0, columns = 0, cells = 0;
+  for (size_t i = 0; i < root->n; i++) {
+    char path[512];
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s.rrd", root->keys[i]);
+    struct rrd_ctx cx = {.file = root->v[i]};
+    rr_error err = {0};
+    if (rr_rrd_read_path(path, NULL, rrd_msg, &cx, &err) != RR_OK) fail_msg("%s: %s", path, err.msg);
+    assert_int_equal(cx.chunk, jm_get(root->v[i], "chunks")->n);
+    columns += cx.columns, cells += cx.compared_cells;
+    files++;
+  }
+  jm_free(root);
+  assert_true(files >= 25);
   assert_true(columns >= 70);
   assert_true(cells >= 150);
 }
@@ -1012,6 +1140,7 @@ int main(void) {
       cmocka_unit_test(test_append_every_field),
       cmocka_unit_test(test_values),
       cmocka_unit_test(test_golden_values_roundtrip),
+      cmocka_unit_test(test_golden_rrd_types),
       cmocka_unit_test(test_bad_component_input),
       cmocka_unit_test(test_bad_archetype_input),
   };
