@@ -194,7 +194,7 @@ static void *sender_main(void *arg) {
         caught_up = true;
       }
       if (res == RR_SEND_OK) res = send_live(a, &sent_any);
-      if (res != RR_SEND_OK) {
+      if (res != RR_SEND_OK && !a->failed) { /* (close may have recorded the abort already) */
         /* Keep everything on disk, stop trying in this process, back off across runs. */
         a->failed = true;
         snprintf(a->reason, sizeof a->reason, "the last send to %s failed; retrying in a later run",
@@ -203,7 +203,7 @@ static void *sender_main(void *arg) {
         rr__an_retry_record(a->cfg.data_dir, false, rr__now_ns() / 1000000000);
         rr__an_prune(a->cfg.data_dir, a->live_name, RR_AN_MAX_PENDING);
         pthread_mutex_lock(&a->mu);
-      } else if (sent_any) {
+      } else if (res == RR_SEND_OK && sent_any) {
         pthread_mutex_unlock(&a->mu);
         rr__an_retry_record(a->cfg.data_dir, true, 0);
         pthread_mutex_lock(&a->mu);
@@ -635,7 +635,7 @@ int rr_analytics_load_data_source(rr_analytics *a, const char *source_type, cons
                                   const char *file_source, int started_successfully) {
   if (!a || !source_type) return RR_EINVAL;
   if (!a->enabled) return RR_EDISABLED;
-  char ext[16] = "";
+  char ext[32] = "";
   if (path_or_url) {
     size_t n = strcspn(path_or_url, "?#"); /* a URL's path ends at its query */
     const char *end = path_or_url + n, *p = end;
