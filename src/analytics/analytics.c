@@ -31,7 +31,7 @@ struct rr_analytics {
   char reason[400];
   struct rr_an_config cfg;
   char session[37];
-  char live_name[48];
+  char live_name[64];
   char *live_path;
   int fd;
   uint64_t live_gen; /* bumped when the live file is compacted */
@@ -292,7 +292,7 @@ int rr_analytics_open(rr_analytics **out, const rr_analytics_opts *opts, rr_erro
   }
   a->enabled = true;
   rr__uuid4(a->session, true);
-  snprintf(a->live_name, sizeof a->live_name, "%s.json", a->session);
+  snprintf(a->live_name, sizeof a->live_name, "%s" RR_AN_SUFFIX, a->session);
   size_t pl = strlen(a->cfg.data_dir) + sizeof a->live_name + 2;
   a->live_path = rr__malloc(pl);
   if (!a->live_path) {
@@ -321,6 +321,10 @@ int rr_analytics_open(rr_analytics **out, const rr_analytics_opts *opts, rr_erro
     snprintf(a->reason, sizeof a->reason, "earlier sends failed %lld time(s): next attempt in %lld s",
              (long long)r.failures, (long long)(r.next_attempt_s - now_s));
   else a->can_send = true;
+  if (a->can_send && rr__an_http_init() < 0) {
+    a->can_send = false;
+    snprintf(a->reason, sizeof a->reason, "could not initialise libcurl");
+  }
   if (a->can_send) {
     if (pthread_create(&a->thread, NULL, sender_main, a) == 0) a->thread_started = true;
     else {

@@ -133,6 +133,10 @@ int rr__rm_rf(const char *path);
 #define RR_AN_MAX_PENDING (4u << 20)   /* all pending files together */
 #define RR_AN_MAX_LIVE (1u << 20)      /* one process's file */
 #define RR_AN_STATE_FILE "retry-state" /* not *.json: the original ignores it */
+/* Our session files: same JSON-lines content as the original's <session>.json,
+ * but a suffix the original does not pick up, so neither implementation sends
+ * the other's events to its own project. */
+#define RR_AN_SUFFIX ".rerun-c.jsonl"
 
 struct rr_an_pending {
   char *path;
@@ -140,7 +144,7 @@ struct rr_an_pending {
   int64_t mtime_ns;
   uint64_t size;
 };
-/* Regular *.json files in dir except `skip_name`, oldest first. */
+/* Regular *RR_AN_SUFFIX files in dir except `skip_name`, oldest first. */
 int rr__an_list_pending(const char *dir, const char *skip_name, struct rr_an_pending **out, size_t *n);
 void rr__an_pending_free(struct rr_an_pending *p, size_t n);
 /* Deletes the oldest files not locked by a live process until the total is <= max. */
@@ -156,6 +160,9 @@ int64_t rr__an_backoff_s(int64_t failures);
 
 /* ---- sender ------------------------------------------------------------------ */
 enum { RR_SEND_OK = 0, RR_SEND_FAIL = -1, RR_SEND_ABORTED = -2 };
+/* Initialises libcurl (and the TLS library) once, on the calling thread, so
+ * that their exit handlers are registered before the caller's own. */
+int rr__an_http_init(void);
 /* POSTs body; returns RR_SEND_*; *abort is polled every 50 ms. */
 int rr__an_http_post(const char *url, const char *body, size_t n, long timeout_ms, const int *abort_flag,
                      long *status);

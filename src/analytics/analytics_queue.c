@@ -38,7 +38,8 @@ int rr__an_list_pending(const char *dir, const char *skip_name, struct rr_an_pen
   struct dirent *de;
   while ((de = readdir(d))) {
     size_t nl = strlen(de->d_name);
-    if (nl <= 5 || strcmp(de->d_name + nl - 5, ".json")) continue;
+    const size_t sl = sizeof RR_AN_SUFFIX - 1;
+    if (nl <= sl || strcmp(de->d_name + nl - sl, RR_AN_SUFFIX)) continue;
     if (skip_name && !strcmp(de->d_name, skip_name)) continue;
     if (!rr__utf8_valid(de->d_name, nl)) continue;
     size_t pl = strlen(dir) + nl + 2;
@@ -55,7 +56,7 @@ int rr__an_list_pending(const char *dir, const char *skip_name, struct rr_an_pen
       cap = nc;
     }
     v[cnt].path = path;
-    v[cnt].session_id = rr__strndup(de->d_name, nl - 5);
+    v[cnt].session_id = rr__strndup(de->d_name, nl - sl);
     v[cnt].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     v[cnt].size = (uint64_t)st.st_size;
     cnt++;

@@ -17,6 +17,11 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ud) {
   return size * nmemb;
 }
 
+int rr__an_http_init(void) {
+  pthread_once(&g_curl_once, curl_init_once);
+  return g_curl_ok ? RR_OK : RR_EINTERNAL;
+}
+
 int rr__an_http_post(const char *url, const char *body, size_t n, long timeout_ms, const int *abort_flag,
                      long *status) {
   *status = 0;

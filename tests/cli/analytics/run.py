@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RERUN = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/rerun"
 TESTS = []
 ALL_BODIES = []
+SUFFIX = ".rerun-c.jsonl"
 USER_DATA = ["secret_path_7f3a", "secret-host-91b2", "/tmp/user_file", "person@example.org", "world/points"]
 
 
@@ -58,7 +59,7 @@ class Env:
     def pending(self):
         if not os.path.isdir(self.data):
             return []
-        return sorted(f for f in os.listdir(self.data) if f.endswith(".json"))
+        return sorted(f for f in os.listdir(self.data) if f.endswith(SUFFIX))
 
     def pending_events(self):
         evs = []
@@ -131,7 +132,7 @@ def first_run_notice_and_config(e):
     check(cfg["analytics_enabled"] is True and re.fullmatch(r"[0-9a-f]{32}", cfg["analytics_id"]), cfg)
     check(cfg["config_file_path"] == e.config and cfg["data_dir_path"] == e.data, cfg)
     files = e.pending()
-    check(len(files) == 1 and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.json",
+    check(len(files) == 1 and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.rerun-c\.jsonl",
                                             files[0]), files)
     evs = e.pending_events()
     check(len(evs) == 1 and list(evs[0]) == ["time_utc", "kind", "name", "props"], evs)
@@ -276,7 +277,7 @@ def details(e):
     check(p.returncode == 0, p.stderr)
     check("What is collected" in p.stdout and "rerun analytics disable" in p.stdout, p.stdout)
     check("never sent" in p.stdout, "no-key build not explained")
-    sessions = [f[:-5] for f in e.pending()]
+    sessions = [f[:-len(SUFFIX)] for f in e.pending()]
     check(len(sessions) == 2 and all(s in p.stdout for s in sessions), (sessions, p.stdout))
     check('"event": "cli_command_invoked"' in p.stdout and '"subcommand": "details"' in p.stdout, p.stdout)
 
@@ -350,14 +351,14 @@ def sending_after_first_run(e):
     srv = Server(e.tmp)
     try:
         p = e.run("--version", env=srv.env())  # first run: recorded, not sent
-        first_session = e.pending()[0][:-5]
+        first_session = e.pending()[0][:-len(SUFFIX)]
         time.sleep(0.2)
         check(srv.connections() == 0, "first run sent something")
         did = json.loads(e.read_config())["analytics_id"]
         p = e.run("analytics", "config", "--help", env=srv.env())
         p = e.run("--save=/tmp/user_file/secret_path_7f3a.rrd", "--connect", "rerun+http://secret-host-91b2:9876",
                   env=srv.env())
-        check(p.returncode == 2, "unknown-command path changed: %s" % p.stderr)
+        check(p.returncode == 2, "unknown-command path changed: %d %s" % (p.returncode, p.stderr))
         reqs = srv.requests()
         batches = [check_batch(r, did) for r in reqs]
         evs = [ev for b in batches for ev in b]
@@ -442,7 +443,10 @@ def hung_server_bounds_exit_to_1s(e):
 def concurrent_live_file_not_stolen(e):
     """A file locked by a live process is neither sent nor deleted by another."""
     first_run(e)
-    lockfile = os.path.join(e.data, "11111111-2222-4333-8444-555555555555.json")
+    lockfile = os.path.join(e.data, "11111111-2222-4333-8444-555555555555" + SUFFIX)
+    original = os.path.join(e.data, "99999999-2222-4333-8444-555555555555.json")
+    with open(original, "w") as f:  # a file of Rerun's own implementation: not ours to send
+        f.write('{"time_utc":"2026-01-01T00:00:00Z","kind":"Append","name":"original_event","props":{}}\n')
     with open(lockfile, "w") as f:
         f.write('{"time_utc":"2026-01-01T00:00:00Z","kind":"Append","name":"viewer_started","props":{}}\n')
     import fcntl
@@ -460,6 +464,8 @@ def concurrent_live_file_not_stolen(e):
         check(len(started) == 1 and started[0]["timestamp"] == "2026-01-01T00:00:00Z" and
               started[0]["properties"]["session_id"] == "11111111-2222-4333-8444-555555555555", started)
         check(not os.path.exists(lockfile), "not deleted after sending")
+        check(os.path.exists(original) and not [ev for ev in evs if ev["event"] == "original_event"],
+              "sent or deleted the original implementation's pending file")
     finally:
         srv.stop()
 
@@ -469,15 +475,15 @@ def pending_bound(e):
     first_run(e)
     big = '{"time_utc":"2026-01-01T00:00:00Z","kind":"Append","name":"x","props":{"p":{"String":"%s"}}}\n' % ("a" * 1000)
     for i in range(6):
-        path = os.path.join(e.data, "0000000%d-2222-4333-8444-555555555555.json" % i)
+        path = os.path.join(e.data, "0000000%d-2222-4333-8444-555555555555" % i + SUFFIX)
         with open(path, "w") as f:
             f.write(big * 1000)  # ~1 MB each
         os.utime(path, (1000 + i, 1000 + i))
     e.run("--version")
     total = sum(os.path.getsize(os.path.join(e.data, f)) for f in e.pending())
     check(total <= 4 << 20, "pending not bounded: %d" % total)
-    check(not os.path.exists(os.path.join(e.data, "00000000-2222-4333-8444-555555555555.json")), "oldest kept")
-    check(os.path.exists(os.path.join(e.data, "00000005-2222-4333-8444-555555555555.json")), "newest dropped")
+    check(not os.path.exists(os.path.join(e.data, "00000000-2222-4333-8444-555555555555" + SUFFIX)), "oldest kept")
+    check(os.path.exists(os.path.join(e.data, "00000005-2222-4333-8444-555555555555" + SUFFIX)), "newest dropped")
 
 
 def main():

@@ -221,19 +221,20 @@ static void test_retry_and_prune(void **state) {
   big[sizeof big - 1] = 0;
   for (int i = 0; i < 5; i++) {
     char p[700];
-    snprintf(p, sizeof p, "%s/f%d.json", dir, i);
+    snprintf(p, sizeof p, "%s/f%d" RR_AN_SUFFIX, dir, i);
     write_text(p, big);
     struct timespec ts[2] = {{1000 + i, 0}, {1000 + i, 0}};
     assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
   }
   write_text(strcat(strcpy(big, dir), "/notes.txt"), "not an event file");
+  write_text(strcat(strcpy(big, dir), "/original.json"), big); /* the original's: never ours to send or drop */
   struct rr_an_pending *v;
   size_t n;
-  assert_int_equal(rr__an_list_pending(dir, "f4.json", &v, &n), RR_OK);
+  assert_int_equal(rr__an_list_pending(dir, "f4" RR_AN_SUFFIX, &v, &n), RR_OK);
   assert_int_equal(n, 4);
   assert_string_equal(v[0].session_id, "f0");
   rr__an_pending_free(v, n);
-  rr__an_prune(dir, "f0.json", 2 * 1999); /* own file is never pruned */
+  rr__an_prune(dir, "f0" RR_AN_SUFFIX, 2 * 1999); /* own file is never pruned */
   assert_int_equal(rr__an_list_pending(dir, NULL, &v, &n), RR_OK);
   assert_int_equal(n, 2);
   assert_string_equal(v[0].session_id, "f0");
