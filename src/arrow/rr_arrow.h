@@ -89,10 +89,11 @@ size_t rr_arrow_builder_nbytes(const rr_arrow_builder *b);
  * fixed-size list whose descendants are all primitive or fixed-size lists
  * (n * N child values, flat). */
 int rr_arrow_builder_append_values(rr_arrow_builder *b, const void *values, int64_t n);
-/* Appends n nulls. Fixed-size lists and structs append matching child nulls;
+/* Appends n nulls (a null type "n" only counts them). Fixed-size lists and
+ * structs append matching child nulls;
  * lists append empty null slots; dense unions are rejected (RR_EINVAL). */
 int rr_arrow_builder_append_nulls(rr_arrow_builder *b, int64_t n);
-/* "u" / "z": one value. */
+/* "u" / "z": one value. "u" checks UTF-8 (RR_EUTF8). */
 int rr_arrow_builder_append_bytes(rr_arrow_builder *b, const void *p, size_t n);
 /* "+l": closes one valid list slot holding the child values appended since
  * the previous slot closed. */
@@ -127,7 +128,13 @@ int rr_arrow_ipc_write_schema(rr_buf *out, const struct ArrowSchema *schema, rr_
  * takes ownership of `data` in every case, output buffers may point into it,
  * and owner_free(owner) runs when the last of them is released (or at once
  * on error); otherwise the buffers are copied and `data` stays the
- * caller's. `batch_out` may be NULL to read the schema only. */
+ * caller's. `batch_out` may be NULL to read the schema only. Bytes after the
+ * first RecordBatch are not read. RR_EEOF when a batch was asked for and the
+ * stream ends after its Schema; RR_EUNSUPPORTED for valid Arrow this layer
+ * does not handle (dictionaries, compression, view/large/sparse-union/decimal
+ * types, big-endian, metadata < V4); RR_ECORRUPT / RR_EUTF8 otherwise.
+ * Output arrays have offset 0; read null_count is exact (checked against the
+ * bitmap), and the validity buffer is NULL when it is 0. */
 int rr_arrow_ipc_read(const uint8_t *data, size_t len, void (*owner_free)(void *), void *owner,
                       struct ArrowSchema *schema_out, struct ArrowArray *batch_out,
                       rr_error *err);
