@@ -39,16 +39,27 @@ int rr__err(rr_error *err, int code, const char *fmt, ...) {
 
 int rr__err_wrap(rr_error *err, int code, const char *fmt, ...) {
   if (!err) return code;
-  char prev[sizeof err->msg];
+  char prev[sizeof err->msg], ctx[sizeof err->msg];
   memcpy(prev, err->msg, sizeof prev);
+  prev[sizeof prev - 1] = 0;
   if (err->code < 0) code = err->code;
   err->code = code;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  vsnprintf(ctx, sizeof ctx, fmt, ap);
   va_end(ap);
-  if (n >= 0 && (size_t)n < sizeof err->msg && prev[0])
-    snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", prev);
+  /* "ctx: prev", cut to fit */
+  size_t n = strlen(ctx), cap = sizeof err->msg - 1;
+  memcpy(err->msg, ctx, n);
+  if (prev[0] && n + 2 < cap) {
+    memcpy(err->msg + n, ": ", 2);
+    n += 2;
+    size_t m = strlen(prev);
+    if (m > cap - n) m = cap - n;
+    memcpy(err->msg + n, prev, m);
+    n += m;
+  }
+  err->msg[n] = 0;
   return code;
 }
 
