@@ -11,6 +11,9 @@ typedef struct rr_cli_cmd {
 } rr_cli_cmd;
 
 int rr_cli_analytics(int argc, char **argv);
+int rr_cli_rrd(int argc, char **argv); /* cmd_rrd.c */
+/* No subcommand: the server (cmd_serve.c); argv[0] is the program. */
+int rr_cli_serve(int argc, char **argv);
 /* Before every command (after --help): records cli_command_invoked, first-run notice. */
 void rr_cli_analytics_preamble(int argc, char **argv, const rr_cli_cmd *commands);
 

@@ -6,6 +6,7 @@
 #include "rerun.h"
 
 static const rr_cli_cmd commands[] = {
+    {"rrd", "tools for .rrd files: print, stats, verify, merge, compact, filter, export", rr_cli_rrd},
     {"analytics", "anonymous usage analytics: details, clear, email, enable, disable, config", rr_cli_analytics},
     {NULL, NULL, NULL},
 };
@@ -17,11 +18,13 @@ static void usage(FILE *f) {
           "       rerun <COMMAND> [ARGS]\n\nCommands:\n",
           rr_version_string());
   for (const rr_cli_cmd *c = commands; c->name; c++) fprintf(f, "  %-12s %s\n", c->name, c->summary);
-  fprintf(f, "\nOptions:\n  -h, --help     this help\n  -V, --version  print the version\n");
+  fprintf(f, "\nOptions:\n  -h, --help     this help\n  -V, --version  print the version\n"
+             "Without a command: the server (rerun --serve-help for its options).\n");
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+  if (argc < 2) return rr_cli_serve(argc, argv); /* no file: the server */
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     usage(stdout);
     return 0;
   }
@@ -32,6 +35,5 @@ int main(int argc, char **argv) {
   }
   for (const rr_cli_cmd *c = commands; c->name; c++)
     if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
-  fprintf(stderr, "rerun: unknown command '%s' (see rerun --help)\n", argv[1]);
-  return 2;
+  return rr_cli_serve(argc, argv); /* files, '-', options: the server */
 }
