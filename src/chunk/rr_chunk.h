@@ -72,4 +72,18 @@ int rr__chunk_to_ipc(const struct rr_chunk *c, rr_buf *out, rr_error *err);
 /* Approximate bytes of data held by the chunk. */
 size_t rr__chunk_nbytes(const struct rr_chunk *c);
 
+/* ---- decoding (chunk_decode.c) ------------------------------------------------ */
+
+/* Builds a chunk from a record batch in Sorbet form (spec §5; legacy
+ * variants of §5.9 accepted: old kinds and keys, no sorbet:version,
+ * indicator columns dropped, non-List component columns wrapped). Row ids
+ * and times are copied; component columns are moved out of `batch` (their
+ * buffers are not copied); the caller still releases schema and batch.
+ * RR_ECORRUPT / RR_EUNSUPPORTED with a message naming the column. */
+int rr__chunk_from_batch(const struct ArrowSchema *schema, struct ArrowArray *batch,
+                         struct rr_chunk *out, rr_error *err);
+/* The same from an Arrow IPC stream; takes ownership of `data` (rr__malloc'd)
+ * in every case: the component buffers point into it. */
+int rr__chunk_from_ipc(uint8_t *data, size_t len, struct rr_chunk *out, rr_error *err);
+
 #endif
