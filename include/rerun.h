@@ -8,4 +8,5 @@
 #include "rerun/components.h"
 #include "rerun/archetypes.h"
 #include "rerun/sdk.h"
+#include "rerun/net.h"
 #endif

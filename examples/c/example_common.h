@@ -1,4 +1,5 @@
-/* Shared command-line handling of the examples: --save FILE, --stdout.
+/* Shared command-line handling of the examples: --save FILE, --stdout,
+ * --connect [URL] (a running server), --spawn, --serve (server in-process).
  * (Header-only; each example is one program.) */
 #ifndef EXAMPLE_COMMON_H
 #define EXAMPLE_COMMON_H
@@ -12,12 +13,17 @@
  * Exits with status 1 (after printing why) on a bad argument. */
 static rr_recording *example_start(int argc, char **argv, const char *app_id) {
   const char *save = NULL;
-  int use_stdout = 0;
+  const char *connect = NULL;
+  int use_stdout = 0, serve = 0, spawn = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
     else if (!strcmp(argv[i], "--stdout")) use_stdout = 1;
+    else if (!strcmp(argv[i], "--connect"))
+      connect = i + 1 < argc && strncmp(argv[i + 1], "--", 2) ? argv[++i] : RR_DEFAULT_CONNECT_URL;
+    else if (!strcmp(argv[i], "--serve")) serve = 1;
+    else if (!strcmp(argv[i], "--spawn")) spawn = 1;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: %s [--save FILE.rrd | --stdout]\n", argv[0]);
+      printf("usage: %s [--save FILE.rrd | --stdout | --connect [URL] | --spawn | --serve]\n", argv[0]);
       exit(0);
     } else {
       fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
@@ -32,7 +38,12 @@ static rr_recording *example_start(int argc, char **argv, const char *app_id) {
     exit(1);
   }
   int rc = RR_OK;
-  if (save) rc = rr_recording_save(rec, save, &err);
+  if (connect) rc = rr_recording_connect_grpc(rec, connect, &err);
+  else if (spawn) rc = rr_recording_spawn(rec, NULL, &err);
+  else if (serve) {
+    rr_serve_web_options wo = {.open_browser = true};
+    rc = rr_recording_serve_web(rec, &wo, &err);
+  } else if (save) rc = rr_recording_save(rec, save, &err);
   else if (use_stdout) rc = rr_recording_stdout(rec, &err);
   else rc = rr_recording_save(rec, "example.rrd", &err);
   if (rc != RR_OK) {

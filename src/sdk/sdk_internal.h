@@ -128,4 +128,12 @@ int rr__report(const rr_recording *rec, int rc, rr_error *err, const char *what)
 int rr__encode_store_info(rr_recording *rec, struct rr_msg **out, rr_error *err);
 int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg **out, rr_error *err);
 
+/* sink_grpc.c / spawn.c: the gRPC sink (see rerun/net.h). */
+struct rr_grpc_options;
+struct rr_server;
+int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url,
+                      const struct rr_grpc_options *opts, rr_error *err);
+/* The sink frees the in-process server when it closes (serve_web). */
+void rr__sink_grpc_own_server(struct rr_sink *s, struct rr_server *server);
+
 #endif

@@ -1,0 +1,551 @@
+/* The gRPC sink: one WriteMessages call over HTTP/2 cleartext (nghttp2
+ * client session driven by mem_recv/mem_send) on an I/O thread of its own.
+ *
+ * The batcher thread (write) only appends framed messages to a bounded
+ * queue and, if the I/O thread sleeps, wakes it through a pipe. The I/O
+ * thread connects (re-connects with back-off 100 ms .. 2 s), feeds the queue
+ * to nghttp2 as the DATA of the request, and writes with non-blocking
+ * send(); what the socket does not take waits in `pend` (at most about
+ * 1 MiB + one frame). A message is only removed from the queue once
+ * nghttp2 has taken its last byte; after a lost connection a message that
+ * was half sent is sent again whole, preceded by the last SetStoreInfo. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "encoding/rr_encoding.h"
+#include "net/rr_net.h"
+#include "rerun/version.h"
+#include "rerun/net.h"
+#include "rerun/server.h"
+#include "sdk_internal.h"
+
+#define PEND_MAX (1u << 20)
+
+struct qitem {
+  struct qitem *next;
+  int kind;
+  size_t len, off;
+  uint8_t data[];
+};
+
+struct grpc_sink {
+  struct rr_sink base;
+  rr_recording *rec;
+  rr_proxy_url url;
+  char authority[300];
+  double flush_timeout;
+  size_t max_bytes;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;          /* progress, room, idle */
+  struct qitem *head, *tail;
+  size_t q_bytes;
+  struct qitem *store_info;   /* copy of the last SetStoreInfo frame */
+  bool stop, idle, need_wake, thread_started;
+  uint64_t progress;          /* bytes taken off the queue */
+  uint64_t dropped;
+  int wake[2];
+  pthread_t thread;
+  rr_server *server;          /* owned (serve_web) */
+
+  /* I/O thread only */
+  int fd;
+  nghttp2_session *h2;
+  int32_t stream;
+  bool deferred, stream_closed, ended, connected_once;
+  rr_buf pend;
+  int conn_no;
+};
+
+static void sink_log_drop(struct grpc_sink *g, uint64_t n, const char *why) {
+  uint64_t before = g->dropped;
+  g->dropped += n;
+  /* first drop, then every power of two: reported, never silent, never a flood */
+  for (uint64_t k = before + 1; k <= g->dropped; k++)
+    if ((k & (k - 1)) == 0) {
+      rr__log(RR_LOG_WARN, "gRPC sink: %s: %llu chunk(s) dropped so far", why, (unsigned long long)g->dropped);
+      break;
+    }
+}
+
+static void count_dropped(struct grpc_sink *g, uint64_t n) {
+  pthread_mutex_lock(&g->rec->mu);
+  g->rec->stats.chunks_dropped += n;
+  pthread_mutex_unlock(&g->rec->mu);
+}
+
+static void wake_io(struct grpc_sink *g) {
+  char c = 1;
+  ssize_t r = write(g->wake[1], &c, 1);
+  (void)r;
+}
+
+/* ---- batcher side ------------------------------------------------------------------- */
+
+static struct qitem *item_new(int kind, const uint8_t *pb, size_t n) {
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
+  if (pl < 0) return NULL;
+  struct qitem *it = rr__malloc(sizeof *it + (size_t)pl + n);
+  if (!it) return NULL;
+  it->next = NULL;
+  it->kind = kind;
+  it->len = (size_t)pl + n;
+  it->off = 0;
+  memcpy(it->data, prefix, (size_t)pl);
+  if (n) memcpy(it->data + pl, pb, n);
+  return it;
+}
+
+/* Drops the oldest droppable items (not half sent, not store infos) until
+ * `need` more bytes fit. Under mu. Returns how many were dropped. */
+static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
+  uint64_t n = 0;
+  struct qitem **pp = &g->head, *prev = NULL;
+  while (*pp && g->q_bytes + need > g->max_bytes) {
+    struct qitem *it = *pp;
+    if (it->off > 0 || it->kind == RR_MSG_SET_STORE_INFO) { prev = it; pp = &it->next; continue; }
+    *pp = it->next;
+    if (g->tail == it) g->tail = prev;
+    g->q_bytes -= it->len;
+    rr__free(it);
+    n++;
+  }
+  return n;
+}
+
+static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
+  struct grpc_sink *g = (struct grpc_sink *)s;
+  struct qitem *it = item_new(m->kind, m->pb, m->len);
+  if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory (or a message over 4 GiB)");
+  struct qitem *info = NULL;
+  if (m->kind == RR_MSG_SET_STORE_INFO) info = item_new(m->kind, m->pb, m->len);
+  pthread_mutex_lock(&g->mu);
+  uint64_t dropped = 0;
+  if (g->q_bytes + it->len > g->max_bytes) {
+    if (g->rec->policy == RR_BACKPRESSURE_BLOCK) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t dl = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + g->rec->block_timeout_ms * 1000000;
+      ts.tv_sec = dl / 1000000000;
+      ts.tv_nsec = dl % 1000000000;
+      while (g->q_bytes + it->len > g->max_bytes && g->q_bytes > 0 && !g->stop)
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) == ETIMEDOUT) break;
+    }
+    if (g->q_bytes + it->len > g->max_bytes) dropped = drop_oldest(g, it->len);
+  }
+  if (g->tail) g->tail->next = it;
+  else g->head = it;
+  g->tail = it;
+  g->q_bytes += it->len;
+  g->idle = false;
+  if (info) { rr__free(g->store_info); g->store_info = info; }
+  bool wake = g->need_wake;
+  g->need_wake = false;
+  if (dropped) sink_log_drop(g, dropped, "the connection falls behind");
+  pthread_mutex_unlock(&g->mu);
+  if (wake) wake_io(g);
+  if (dropped) count_dropped(g, dropped);
+  return RR_OK;
+}
+
+static int64_t mono_ms(void) { return rr__mono_ns() / 1000000; }
+
+static int wait_idle(struct grpc_sink *g, double timeout_sec) {
+  int rc = RR_OK;
+  pthread_mutex_lock(&g->mu);
+  uint64_t last = g->progress;
+  int64_t deadline = timeout_sec < 0 ? INT64_MAX : mono_ms() + (int64_t)(timeout_sec * 1000);
+  while (!(g->head == NULL && g->idle)) {
+    if (g->need_wake) { g->need_wake = false; wake_io(g); }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 20 * 1000000;
+    if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+    pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    if (g->progress != last) {
+      last = g->progress;
+      if (timeout_sec >= 0) deadline = mono_ms() + (int64_t)(timeout_sec * 1000);
+    } else if (mono_ms() >= deadline) {
+      rc = RR_ETIMEDOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g->mu);
+  return rc;
+}
+
+static int grpc_flush(struct rr_sink *s, rr_error *err) {
+  struct grpc_sink *g = (struct grpc_sink *)s;
+  int rc = wait_idle(g, g->flush_timeout);
+  if (rc < 0)
+    return rr__err(err, rc, "gRPC sink: flush made no progress for %.1f s (server %s:%d unreachable or stalled)",
+                   g->flush_timeout, g->url.host, g->url.port);
+  return RR_OK;
+}
+
+static void grpc_close(struct rr_sink *s) {
+  struct grpc_sink *g = (struct grpc_sink *)s;
+  if (g->thread_started) {
+    if (wait_idle(g, g->flush_timeout) < 0)
+      rr__log(RR_LOG_WARN, "gRPC sink: closing with data still queued for %s:%d (flush timeout)", g->url.host, g->url.port);
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    wake_io(g);
+    pthread_join(g->thread, NULL);
+  }
+  uint64_t left = 0;
+  while (g->head) {
+    struct qitem *it = g->head;
+    g->head = it->next;
+    if (it->kind == RR_MSG_ARROW) left++;
+    rr__free(it);
+  }
+  if (left) {
+    sink_log_drop(g, left, "closed before the server got them");
+    count_dropped(g, left);
+  }
+  rr__free(g->store_info);
+  close(g->wake[0]);
+  close(g->wake[1]);
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+  rr_server_free(g->server);
+  rr__free(g);
+}
+
+/* ---- I/O thread: HTTP/2 client ----------------------------------------------------------- */
+
+static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+                            nghttp2_data_source *src, void *ud) {
+  struct grpc_sink *g = ud;
+  size_t o = 0;
+  uint64_t freed = 0;
+  pthread_mutex_lock(&g->mu);
+  while (o < length && g->head) {
+    struct qitem *it = g->head;
+    size_t k = it->len - it->off;
+    if (k > length - o) k = length - o;
+    memcpy(buf + o, it->data + it->off, k);
+    it->off += k;
+    o += k;
+    if (it->off == it->len) {
+      g->head = it->next;
+      if (!g->head) g->tail = NULL;
+      g->q_bytes -= it->len;
+      freed += it->len;
+      rr__free(it);
+    }
+  }
+  if (freed) { g->progress += freed; pthread_cond_broadcast(&g->cv); }
+  if (o == 0) {
+    if (g->stop) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      g->ended = true;
+      pthread_mutex_unlock(&g->mu);
+      return 0;
+    }
+    g->deferred = true;
+    g->need_wake = true;
+    pthread_mutex_unlock(&g->mu);
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  pthread_mutex_unlock(&g->mu);
+  return (ssize_t)o;
+}
+
+static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                        const uint8_t *value, size_t valuelen, uint8_t flags, void *ud) {
+  if (namelen == 11 && !memcmp(name, "grpc-status", 11) && !(valuelen == 1 && value[0] == '0'))
+    rr__log(RR_LOG_WARN, "gRPC sink: server ended WriteMessages with grpc-status %.*s", (int)valuelen, value);
+  if (namelen == 7 && !memcmp(name, ":status", 7) && !(valuelen == 3 && !memcmp(value, "200", 3)))
+    rr__log(RR_LOG_WARN, "gRPC sink: server answered HTTP %.*s", (int)valuelen, value);
+  return 0;
+}
+
+static int on_stream_close_cb(nghttp2_session *session, int32_t id, uint32_t code, void *ud) {
+  struct grpc_sink *g = ud;
+  if (id == g->stream) g->stream_closed = true;
+  return 0;
+}
+
+static int connect_to(const rr_proxy_url *u, int timeout_ms) {
+  char port[16];
+  snprintf(port, sizeof port, "%d", u->port);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(u->host, port, &hints, &res) != 0) return -1;
+  int fd = -1;
+  for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int r = connect(fd, a->ai_addr, a->ai_addrlen);
+    if (r < 0 && errno == EINPROGRESS) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      if (poll(&p, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) r = 0;
+    }
+    if (r < 0) { close(fd); fd = -1; }
+  }
+  freeaddrinfo(res);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+static int session_start(struct grpc_sink *g) {
+  nghttp2_session_callbacks *cb;
+  if (nghttp2_session_callbacks_new(&cb)) return -1;
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header_cb);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close_cb);
+  int r = nghttp2_session_client_new(&g->h2, cb, g);
+  nghttp2_session_callbacks_del(cb);
+  if (r) return -1;
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                                 {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+                                 {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 1 << 20}};
+  nghttp2_submit_settings(g->h2, NGHTTP2_FLAG_NONE, iv, 3);
+  nghttp2_nv h[] = {
+      {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+      {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+      {(uint8_t *)":authority", (uint8_t *)g->authority, 10, strlen(g->authority), 0},
+      {(uint8_t *)":path", (uint8_t *)RR_GRPC_PATH_PREFIX "WriteMessages", 5, strlen(RR_GRPC_PATH_PREFIX "WriteMessages"), 0},
+      {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, 0},
+      {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, 0},
+      {(uint8_t *)"user-agent", (uint8_t *)"rerun-c/" RR_VERSION_STRING, 10, strlen("rerun-c/" RR_VERSION_STRING), 0},
+  };
+  nghttp2_data_provider dp = {.source.ptr = g, .read_callback = data_read_cb};
+  g->stream = nghttp2_submit_request(g->h2, NULL, h, sizeof h / sizeof *h, &dp, NULL);
+  if (g->stream < 0) return -1;
+  g->stream_closed = g->ended = g->deferred = false;
+  return 0;
+}
+
+/* Sends pend, then more from nghttp2, until the socket is full or nothing is
+ * left. Returns -1 on a socket error. */
+static int pump_out(struct grpc_sink *g) {
+  for (;;) {
+    while (g->pend.len) {
+      ssize_t w = send(g->fd, g->pend.data, g->pend.len, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        return -1;
+      }
+      memmove(g->pend.data, g->pend.data + w, g->pend.len - (size_t)w);
+      g->pend.len -= (size_t)w;
+    }
+    const uint8_t *p;
+    ssize_t n = nghttp2_session_mem_send(g->h2, &p);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    /* write directly; keep the rest */
+    size_t done = 0;
+    while (done < (size_t)n) {
+      ssize_t w = send(g->fd, p + done, (size_t)n - done, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return -1;
+      }
+      done += (size_t)w;
+    }
+    if (done < (size_t)n) {
+      if (rr_buf_append(&g->pend, p + done, (size_t)n - done) < 0) return -1;
+      return 0;
+    }
+  }
+}
+
+static void conn_reset(struct grpc_sink *g) {
+  if (g->h2) { nghttp2_session_del(g->h2); g->h2 = NULL; }
+  if (g->fd >= 0) { close(g->fd); g->fd = -1; }
+  rr_buf_reset(&g->pend);
+}
+
+/* New connection: a half-sent message is sent again whole; after the first
+ * connection the last SetStoreInfo goes first. */
+static void requeue_for_new_connection(struct grpc_sink *g) {
+  pthread_mutex_lock(&g->mu);
+  if (g->head) g->head->off = 0;
+  if (g->conn_no > 1 && g->store_info && !(g->head && g->head->kind == RR_MSG_SET_STORE_INFO)) {
+    struct qitem *c = rr__malloc(sizeof *c + g->store_info->len);
+    if (c) {
+      memcpy(c, g->store_info, sizeof *c + g->store_info->len);
+      c->off = 0;
+      c->next = g->head;
+      g->head = c;
+      if (!g->tail) g->tail = c;
+      g->q_bytes += c->len;
+    }
+  }
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits ms (or until stop). Returns true if stopping. */
+static bool backoff_wait(struct grpc_sink *g, int ms) {
+  int64_t end = mono_ms() + ms;
+  for (;;) {
+    pthread_mutex_lock(&g->mu);
+    bool stop = g->stop;
+    pthread_mutex_unlock(&g->mu);
+    if (stop) return true;
+    int64_t left = end - mono_ms();
+    if (left <= 0) return false;
+    struct pollfd p = {g->wake[0], POLLIN, 0};
+    if (poll(&p, 1, (int)(left < 50 ? left : 50)) > 0) {
+      char buf[64];
+      while (read(g->wake[0], buf, sizeof buf) > 0) {}
+    }
+  }
+}
+
+static void *io_main(void *arg) {
+  struct grpc_sink *g = arg;
+  int backoff = 100;
+  bool warned = false;
+  for (;;) {
+    pthread_mutex_lock(&g->mu);
+    bool stop = g->stop;
+    pthread_mutex_unlock(&g->mu);
+    if (stop) break; /* never connected in time: close() counts what is left */
+    g->fd = connect_to(&g->url, 1000);
+    if (g->fd < 0) {
+      if (!warned) {
+        rr__log(RR_LOG_INFO, "gRPC sink: cannot connect to %s:%d yet; buffering and retrying", g->url.host, g->url.port);
+        warned = true;
+      }
+      if (backoff_wait(g, backoff)) break;
+      backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+      continue;
+    }
+    g->conn_no++;
+    if (g->conn_no > 1) rr__log(RR_LOG_WARN, "gRPC sink: reconnected to %s:%d", g->url.host, g->url.port);
+    backoff = 100;
+    warned = false;
+    requeue_for_new_connection(g);
+    if (session_start(g) < 0) { conn_reset(g); backoff_wait(g, backoff); continue; }
+    const char *why = NULL;
+    int64_t stop_deadline = 0;
+    uint8_t rbuf[65536];
+    for (;;) {
+      pthread_mutex_lock(&g->mu);
+      stop = g->stop;
+      bool have = g->head != NULL;
+      if (g->deferred && (have || stop)) { g->deferred = false; g->need_wake = false; nghttp2_session_resume_data(g->h2, g->stream); }
+      pthread_mutex_unlock(&g->mu);
+      if (stop && !stop_deadline) stop_deadline = mono_ms() + 2000;
+      if (pump_out(g) < 0) { why = "write failed"; break; }
+      pthread_mutex_lock(&g->mu);
+      bool idle = !g->head && !g->pend.len && !nghttp2_session_want_write(g->h2);
+      if (idle != g->idle) { g->idle = idle; pthread_cond_broadcast(&g->cv); }
+      if (g->deferred) g->need_wake = true;
+      pthread_mutex_unlock(&g->mu);
+      if (g->stream_closed) { if (!g->ended) why = "the server ended the call"; break; }
+      if (stop_deadline && mono_ms() > stop_deadline) break;
+      struct pollfd p[2] = {{g->fd, POLLIN | (g->pend.len ? POLLOUT : 0), 0}, {g->wake[0], POLLIN, 0}};
+      int r = poll(p, 2, 100);
+      if (r < 0 && errno != EINTR) { why = "poll failed"; break; }
+      if (p[1].revents & POLLIN) {
+        char buf[256];
+        while (read(g->wake[0], buf, sizeof buf) > 0) {}
+      }
+      if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t n = recv(g->fd, rbuf, sizeof rbuf, 0);
+        if (n == 0) { why = "connection closed by the server"; break; }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) { why = strerror(errno); break; }
+        if (n > 0 && nghttp2_session_mem_recv(g->h2, rbuf, (size_t)n) < 0) { why = "HTTP/2 protocol error"; break; }
+      }
+    }
+    bool done = g->ended && g->stream_closed;
+    conn_reset(g);
+    pthread_mutex_lock(&g->mu);
+    stop = g->stop;
+    g->idle = false;
+    pthread_mutex_unlock(&g->mu);
+    if (why && !stop) rr__log(RR_LOG_WARN, "gRPC sink: connection to %s:%d lost (%s); reconnecting", g->url.host, g->url.port, why);
+    if (done || stop) break;
+    if (backoff_wait(g, backoff)) break;
+  }
+  pthread_mutex_lock(&g->mu);
+  g->idle = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  rr_buf_free(&g->pend);
+  return NULL;
+}
+
+/* ---- public ---------------------------------------------------------------------------------- */
+
+int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, const rr_grpc_options *opts,
+                      rr_error *err) {
+  if (!url) url = RR_DEFAULT_CONNECT_URL;
+  rr_proxy_url u;
+  RR_TRY(rr_proxy_url_parse(url, &u, err));
+  if (u.tls) return rr__err(err, RR_EUNSUPPORTED, "'%s': TLS (https) is not supported by this build", url);
+  struct grpc_sink *g = rr__calloc(1, sizeof *g);
+  if (!g) return rr__err(err, RR_ENOMEM, "out of memory");
+  g->base = (struct rr_sink){"grpc", grpc_write, grpc_flush, grpc_close};
+  g->rec = rec;
+  g->url = u;
+  g->fd = -1;
+  bool v6 = strchr(u.host, ':') != NULL;
+  snprintf(g->authority, sizeof g->authority, "%s%s%s:%d", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port);
+  g->flush_timeout = opts && opts->flush_timeout_sec != 0 ? opts->flush_timeout_sec : 2.0;
+  g->max_bytes = rec->max_in_flight > 0 ? (size_t)rec->max_in_flight : (size_t)100 << 20;
+  g->idle = true;
+  if (pipe2(g->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+    rr__free(g);
+    return rr__err(err, RR_EIO, "gRPC sink: pipe: %s", strerror(errno));
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&g->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&g->mu, NULL);
+  if (pthread_create(&g->thread, NULL, io_main, g) != 0) {
+    grpc_close(&g->base);
+    return rr__err(err, RR_ENOMEM, "gRPC sink: cannot start its thread");
+  }
+  g->thread_started = true;
+  *out = &g->base;
+  return RR_OK;
+}
+
+void rr__sink_grpc_own_server(struct rr_sink *s, rr_server *server) {
+  ((struct grpc_sink *)s)->server = server;
+}
+
+int rr_recording_connect_grpc_opts(rr_recording *rec, const char *url, const rr_grpc_options *opts, rr_error *err) {
+  RR_TRY(rr__resolve(&rec));
+  if (!rec->enabled) return RR_OK;
+  struct rr_sink *s = NULL;
+  RR_TRY(rr__sink_grpc_new(&s, rec, url, opts, err));
+  return rr__set_sink(rec, s);
+}
+
+int rr_recording_connect_grpc(rr_recording *rec, const char *url, rr_error *err) {
+  return rr_recording_connect_grpc_opts(rec, url, NULL, err);
+}
+
+int rr_recording_disconnect(rr_recording *rec) {
+  RR_TRY(rr__resolve(&rec));
+  return rr__set_sink(rec, NULL);
+}
