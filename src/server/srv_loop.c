@@ -363,6 +363,13 @@ static int h2_on_stream_close(nghttp2_session *session, int32_t id, uint32_t cod
   return 0;
 }
 
+static int h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  conn *c = ud;
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR && !c->fail[0])
+    snprintf(c->fail, sizeof c->fail, "bad HTTP/2 (GOAWAY %s)", nghttp2_http2_strerror(frame->goaway.error_code));
+  return 0;
+}
+
 static int h2_init(conn *c) {
   nghttp2_session_callbacks *cb;
   if (nghttp2_session_callbacks_new(&cb)) return RR_ENOMEM;
@@ -371,6 +378,7 @@ static int h2_init(conn *c) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_send);
   nghttp2_option *opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_max_send_header_block_length(opt, 65536);
@@ -396,7 +404,7 @@ static void h2_pump(conn *c) {
     conn_send1(c, p, (size_t)n);
   }
   if (!c->closing && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && !backlog(c))
-    conn_close(c, NULL);
+    conn_close(c, c->fail[0] ? c->fail : NULL);
 }
 
 /* ---- HTTP/1 ---------------------------------------------------------------------------------- */
