@@ -87,8 +87,7 @@ static int wrap_in_list(struct ArrowArray *values, const struct ArrowSchema *vty
   } else {
     list->null_count = 0;
   }
-  list->children[0]->release(list->children[0]);
-  rr_arrow_array_move(values, list->children[0]);
+  rr_arrow_array_move(values, list->children[0]); /* the slot is a zeroed child */
   return RR_OK;
 fail_list:
   list->release(list);
