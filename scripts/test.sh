@@ -28,6 +28,7 @@ if [ "${RR_SKIP_ASAN:-0}" != 1 ]; then
 fi
 
 run analytics python3 tests/cli/analytics/run.py "$BUILD/rerun"; grep -E '^analytics: [0-9]+ passed' "$log/analytics.log"
+run rrd-cli bash tests/cli/rrd/run.sh "$BUILD"; grep -E '^rrd-cli: [0-9]+ passed' "$log/rrd-cli.log"
 
 # 3. JavaScript cross-checks (apache-arrow as an independent reader/writer).
 if ls tests/js/*.test.mjs >/dev/null 2>&1; then

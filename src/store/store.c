@@ -947,10 +947,39 @@ int rr_store_chunk_batch(rr_store *s, size_t i, struct ArrowSchema *schema, stru
 
 /* ---- compaction, matching, limits -------------------------------------------- */
 
+/* Splits chunks of e with more than max_rows rows into pieces of max_rows. */
+static int split_large(rr_store *s, rr__entity *e, rr_error *err) {
+  int64_t max = s->hub->opts.chunk_max_rows;
+  for (size_t i = 0; i < e->n_chunks; i++) {
+    rr__schunk *c = e->chunks[i];
+    if (c->c.num_rows <= max) continue;
+    int64_t *rows = rr__malloc((size_t)max * sizeof *rows);
+    if (!rows) return rr__err(err, RR_ENOMEM, "out of memory");
+    int rc = RR_OK;
+    for (int64_t at = 0; at < c->c.num_rows && rc == RR_OK; at += max) {
+      int64_t n = c->c.num_rows - at < max ? c->c.num_rows - at : max;
+      for (int64_t k = 0; k < n; k++) rows[k] = at + k;
+      struct rr_chunk piece;
+      rr__schunk *sc = NULL;
+      if ((rc = rr__chunk_take(&c->c, rows, n, &piece, err)) < 0) break;
+      if ((rc = make_schunk(&piece, 0, &sc)) < 0) { rr__chunk_clear(&piece); break; }
+      rc = insert_schunk(s, e, sc);
+    }
+    rr__free(rows);
+    if (rc < 0) return rc;
+    rr__schunk *dead[1] = {c};
+    remove_chunks(s, dead, 1);
+    i--; /* the pieces were appended; the next chunk moved into slot i */
+  }
+  return RR_OK;
+}
+
 int rr_store_compact(rr_store *s, rr_error *err) {
   rr_store_hub *h = s->hub;
   int rc = RR_OK;
   pthread_rwlock_wrlock(&h->lock);
+  for (size_t j = 0; j < s->entities.cap && rc == RR_OK; j++)
+    if (s->entities.slots[j].key) rc = split_large(s, s->entities.slots[j].value, err);
   for (size_t j = 0; j < s->entities.cap && rc == RR_OK; j++) {
     if (!s->entities.slots[j].key) continue;
     rr__entity *e = s->entities.slots[j].value;
