@@ -30,6 +30,8 @@ fi
 run analytics python3 tests/cli/analytics/run.py "$BUILD/rerun"; grep -E '^analytics: [0-9]+ passed' "$log/analytics.log"
 run rrd-cli bash tests/cli/rrd/run.sh "$BUILD"; grep -E '^rrd-cli: [0-9]+ passed' "$log/rrd-cli.log"
 
+run server-e2e /usr/bin/python3 tests/e2e/server/run.py "$BUILD"; grep -E '^server-e2e: [0-9]+ passed' "$log/server-e2e.log"
+
 # 3. JavaScript cross-checks (apache-arrow as an independent reader/writer).
 if ls tests/js/*.test.mjs >/dev/null 2>&1; then
   run js node --test tests/js/

@@ -28,6 +28,7 @@ static void serve_usage(FILE *f) {
           "  --web-viewer-port N       web viewer port (implies --serve-web)\n"
           "  --web-viewer-dir DIR      the @rerun-io/web-viewer files to serve\n"
           "  --cors-allow-origin PAT   an extra allowed browser origin ('*' globs)\n"
+          "  --reader-max-pending L    drop a reader that falls this far behind (default 256MiB)\n"
           "  --hide-welcome-screen     accepted for compatibility\n");
 }
 
@@ -106,6 +107,9 @@ int rr_cli_serve(int argc, char **argv) {
     else if (!strcmp(a, "--server-memory-limit") || !strcmp(a, "--memory-limit")) {
       NEED_ARG();
       if (parse_limit(v, &o.memory_limit) < 0) { fprintf(stderr, "rerun: bad memory limit '%s'\n", v); free(files); return 2; }
+    } else if (!strcmp(a, "--reader-max-pending")) {
+      NEED_ARG();
+      if (parse_limit(v, &o.reader_max_pending) < 0) { fprintf(stderr, "rerun: bad size '%s'\n", v); free(files); return 2; }
     } else if (!strcmp(a, "--save")) { NEED_ARG(); o.save_path = v; }
     else if (!strcmp(a, "--serve-web") || !strcmp(a, "--web-viewer")) { web = true; }
     else if (!strcmp(a, "--web-viewer-port")) {
