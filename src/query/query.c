@@ -29,6 +29,17 @@ static int view_of(const struct ArrowArray *src, int64_t off, int64_t n, rr__sch
   return rr__array_hold(out, c);
 }
 
+/* Allocation-free views for latest-at: the struct is a shallow copy whose
+ * private_data is the chunk (its children stay the chunk's). */
+static void chunk_view_release(struct ArrowArray *a) {
+  rr__schunk_unref(a->private_data);
+  a->release = NULL;
+}
+static void chunk_type_release(struct ArrowSchema *s) {
+  rr__schunk_unref(s->private_data);
+  s->release = NULL;
+}
+
 /* ---- positions in (time, RowId) order -------------------------------------- */
 
 static inline int64_t row_at(const rr__schunk *c, int t, int64_t pos) {
@@ -121,10 +132,17 @@ int rr_query_latest_at(rr_store *s, const char *entity, const char *component, c
   if (!s || !entity || !component) return rr__err(err, RR_EINVAL, "latest-at: NULL argument");
   rr_buf path = RR_BUF_INIT;
   bool warn;
-  if (rr__path_canonical(entity, strlen(entity), false, &path, &warn, err) < 0) return RR_EPATH;
   pthread_rwlock_rdlock(&s->hub->lock);
-  rr__entity *e = rr__store_entity(s, (const char *)path.data);
-  rr_buf_free(&path);
+  /* a canonical path is found as it is; anything else is canonicalised */
+  rr__entity *e = entity[0] == '/' ? rr__store_entity(s, entity) : NULL;
+  if (!e) {
+    if (rr__path_canonical(entity, strlen(entity), false, &path, &warn, err) < 0) {
+      pthread_rwlock_unlock(&s->hub->lock);
+      return RR_EPATH;
+    }
+    e = rr__store_entity(s, (const char *)path.data);
+    rr_buf_free(&path);
+  }
   int rc = RR_OK;
   if (e) {
     bool st;
@@ -133,9 +151,18 @@ int rr_query_latest_at(rr_store *s, const char *entity, const char *component, c
       const struct rr_chunk_component *col = &h.c->c.components[h.k];
       const int32_t *offs = col->list.buffers[1];
       int64_t a = offs[col->list.offset + h.row], b = offs[col->list.offset + h.row + 1];
-      rc = rr_arrow_schema_copy(&out->type, col->list_type.children[0]);
-      if (rc == RR_OK && (rc = view_of(col->list.children[0], a, b - a, h.c, &out->values)) < 0)
-        out->type.release(&out->type);
+      const struct ArrowArray *src = col->list.children[0];
+      out->values = *src;
+      out->values.offset = src->offset + a;
+      out->values.length = b - a;
+      out->values.null_count = count_nulls(src, src->offset + a, b - a);
+      out->values.private_data = h.c;
+      out->values.release = chunk_view_release;
+      out->type = *col->list_type.children[0];
+      out->type.private_data = h.c;
+      out->type.release = chunk_type_release;
+      rr__schunk_ref(h.c);
+      rr__schunk_ref(h.c);
       if (rc == RR_OK) {
         out->found = true;
         out->is_static = st;
