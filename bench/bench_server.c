@@ -1,0 +1,311 @@
+/* SDK -> server -> reader on loopback, against raw TCP loopback in the same run.
+ *
+ *  1. raw TCP: one thread writes 1 MiB buffers into a loopback socket, another reads.
+ *  2. large: the SDK logs Scalars batches of 1 MiB (one chunk per log call,
+ *     no compression) through its gRPC sink (HTTP/2) to an in-process server;
+ *     a gRPC-Web reader (HTTP/1.1, chunked) receives them. Payload bytes/s.
+ *  3. small: one-row chunks (flush_num_rows = 1): messages/s at the reader.
+ *  4. latency: log one row, wait until the reader has the message; p50/p99,
+ *     with the SDK's default flush tick and with an 8 ms tick.
+ * Prints one line per figure and the ratios. Bounded: about 30 s. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/rr_common.h"
+#include "net/rr_net.h"
+#include "rerun.h"
+#include "rerun/server.h"
+
+static double now_s(void) { return (double)rr__mono_ns() / 1e9; }
+
+static int tcp_pair_listen(int *port) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0) { perror("bind"); exit(1); }
+  socklen_t sl = sizeof a;
+  getsockname(l, (struct sockaddr *)&a, &sl);
+  *port = ntohs(a.sin_port);
+  return l;
+}
+
+static int tcp_connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("connect"); exit(1); }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+/* ---- 1. raw TCP -------------------------------------------------------------------- */
+
+struct raw { int fd; size_t total; };
+
+static void *raw_reader(void *arg) {
+  struct raw *r = arg;
+  static char buf[1 << 20];
+  size_t got = 0;
+  while (got < r->total) {
+    ssize_t n = read(r->fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  return NULL;
+}
+
+static double bench_raw_tcp(size_t total) {
+  int port;
+  int l = tcp_pair_listen(&port);
+  int w = tcp_connect(port);
+  struct raw r = {accept(l, NULL, NULL), total};
+  pthread_t t;
+  char *buf = calloc(1, 1 << 20);
+  double t0 = now_s();
+  pthread_create(&t, NULL, raw_reader, &r);
+  for (size_t sent = 0; sent < total; sent += 1 << 20) {
+    size_t o = 0;
+    while (o < (1u << 20)) { ssize_t n = write(w, buf + o, (1u << 20) - o); if (n <= 0) exit(1); o += (size_t)n; }
+  }
+  pthread_join(t, NULL);
+  double dt = now_s() - t0;
+  close(w); close(r.fd); close(l); free(buf);
+  return (double)total / dt;
+}
+
+/* ---- the gRPC-Web reader -------------------------------------------------------------- */
+
+struct reader {
+  int fd;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint64_t msgs, bytes; /* ArrowMsgs received and their frame bytes */
+  double last_t;
+  int state;            /* chunked decoding: 0 size line, 1 data, 2 CRLF after data */
+  size_t chunk_left;
+  char line[32];
+  size_t line_len;
+  bool head_done;
+  rr_grpc_decoder dec;
+  volatile bool stop;
+};
+
+static int on_frame(void *ud, uint8_t flags, const uint8_t *p, size_t n) {
+  struct reader *r = ud;
+  if (flags & 0x80) return 0;
+  const uint8_t *lm;
+  size_t ll;
+  if (rr_proto_find_field1(p, n, &lm, &ll) == RR_OK && ll && lm[0] == 0x12) { /* LogMsg.arrow_msg */
+    pthread_mutex_lock(&r->mu);
+    r->msgs++;
+    r->bytes += n;
+    r->last_t = now_s();
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+  return 0;
+}
+
+static void feed_chunked(struct reader *r, const uint8_t *p, size_t n) {
+  while (n) {
+    if (r->state == 0) {
+      char c = (char)*p++;
+      n--;
+      if (c == '\n') {
+        r->line[r->line_len] = 0;
+        r->chunk_left = strtoul(r->line, NULL, 16);
+        r->line_len = 0;
+        r->state = r->chunk_left ? 1 : 2;
+      } else if (c != '\r' && r->line_len < sizeof r->line - 1) {
+        r->line[r->line_len++] = c;
+      }
+    } else if (r->state == 1) {
+      size_t k = n < r->chunk_left ? n : r->chunk_left;
+      rr_grpc_decoder_feed(&r->dec, p, k, on_frame, r, NULL);
+      p += k; n -= k; r->chunk_left -= k;
+      if (!r->chunk_left) r->state = 2;
+    } else {
+      if (*p == '\n') r->state = 0;
+      p++; n--;
+    }
+  }
+}
+
+static void *reader_main(void *arg) {
+  struct reader *r = arg;
+  static __thread uint8_t buf[1 << 20];
+  rr_buf head = RR_BUF_INIT;
+  while (!r->stop) {
+    ssize_t n = read(r->fd, buf, sizeof buf);
+    if (n <= 0) break;
+    const uint8_t *p = buf;
+    size_t k = (size_t)n;
+    if (!r->head_done) {
+      rr_buf_append(&head, p, k);
+      uint8_t *e = memmem(head.data, head.len, "\r\n\r\n", 4);
+      if (!e) continue;
+      size_t off = (size_t)(e + 4 - head.data);
+      r->head_done = true;
+      feed_chunked(r, head.data + off, head.len - off);
+      continue;
+    }
+    feed_chunked(r, p, k);
+  }
+  rr_buf_free(&head);
+  return NULL;
+}
+
+static void reader_start(struct reader *r, pthread_t *t, int port) {
+  memset(r, 0, sizeof *r);
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  rr_grpc_decoder_init(&r->dec, 0);
+  r->dec.allow_trailers = true;
+  r->fd = tcp_connect(port);
+  const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\nHost: x\r\n"
+                     "content-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
+  if (write(r->fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) exit(1);
+  pthread_create(t, NULL, reader_main, r);
+}
+
+static void reader_stop(struct reader *r, pthread_t t) {
+  r->stop = true;
+  shutdown(r->fd, SHUT_RDWR);
+  pthread_join(t, NULL);
+  close(r->fd);
+  rr_grpc_decoder_free(&r->dec);
+}
+
+static bool wait_msgs(struct reader *r, uint64_t n, double timeout) {
+  double end = now_s() + timeout;
+  pthread_mutex_lock(&r->mu);
+  while (r->msgs < n && now_s() < end) {
+    pthread_mutex_unlock(&r->mu);
+    usleep(200);
+    pthread_mutex_lock(&r->mu);
+  }
+  bool ok = r->msgs >= n;
+  pthread_mutex_unlock(&r->mu);
+  return ok;
+}
+
+static rr_server *server_up(int *port) {
+  rr_server_options o;
+  rr_server_options_init(&o);
+  o.bind_host = "127.0.0.1";
+  o.port = 0;
+  o.memory_limit = 0; /* pure forwarding: measure the path, not the history */
+  rr_server *s = NULL;
+  rr_error e = {0};
+  if (rr_server_new(&s, &o, &e) || rr_server_start(s, &e)) { fprintf(stderr, "server: %s\n", e.msg); exit(1); }
+  *port = rr_server_port(s);
+  return s;
+}
+
+static rr_recording *rec_up(int port, int64_t flush_bytes, int64_t flush_rows, int64_t tick_ns) {
+  rr_recording_options o = {.application_id = "bench", .no_compression = true, .no_start_time = true,
+                            .flush_num_bytes = flush_bytes, .flush_num_rows = flush_rows, .flush_tick_nanos = tick_ns,
+                            .max_bytes_in_flight = 512 << 20};
+  rr_recording *rec = NULL;
+  rr_error e = {0};
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+  if (rr_recording_new(&rec, &o, &e) || rr_recording_connect_grpc(rec, url, &e)) { fprintf(stderr, "sdk: %s\n", e.msg); exit(1); }
+  return rec;
+}
+
+int main(int argc, char **argv) {
+  setenv("RERUN_ANALYTICS", "off", 1);
+  size_t raw_total = (size_t)1 << 30;
+  double raw = bench_raw_tcp(raw_total);
+  printf("raw TCP loopback, 1 MiB writes:          %8.0f MiB/s\n", raw / 1048576);
+
+  /* 2. large chunks */
+  int port;
+  rr_server *s = server_up(&port);
+  struct reader r;
+  pthread_t rt;
+  reader_start(&r, &rt, port);
+  usleep(100000);
+  const int n_large = 256;
+  size_t n_scalars = (1 << 20) / 8;
+  rr_scalar *vals = malloc(n_scalars * sizeof *vals);
+  for (size_t i = 0; i < n_scalars; i++) vals[i] = (double)i;
+  rr_recording *rec = rec_up(port, 1 << 20, 0, 0);
+  double t0 = now_s();
+  for (int i = 0; i < n_large; i++) {
+    rr_set_time_sequence(rec, "i", i);
+    rr_scalars sc = {.scalars = vals, .num_scalars = n_scalars};
+    rr_log(rec, "big", RR_ARCHETYPE_SCALARS, &sc, NULL);
+  }
+  bool ok = wait_msgs(&r, (uint64_t)n_large, 60);
+  double dt = r.last_t - t0;
+  double large = (double)r.bytes / dt;
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  printf("SDK -> server -> reader, 1 MiB chunks:   %8.0f MiB/s  (%llu/%d chunks%s, %llu dropped)  ratio %.2f\n",
+         large / 1048576, (unsigned long long)r.msgs, n_large, ok ? "" : " TIMEOUT",
+         (unsigned long long)st.chunks_dropped, large / raw);
+  rr_recording_free(rec);
+
+  /* 3. small chunks */
+  uint64_t before = r.msgs;
+  const int n_small = 200000;
+  rec = rec_up(port, 0, 1, 0);
+  t0 = now_s();
+  for (int i = 0; i < n_small; i++) {
+    rr_set_time_sequence(rec, "i", i);
+    rr_scalar v = i;
+    rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+    rr_log(rec, "small", RR_ARCHETYPE_SCALARS, &sc, NULL);
+  }
+  ok = wait_msgs(&r, before + (uint64_t)n_small, 60);
+  dt = r.last_t - t0;
+  rr_recording_stats_get(rec, &st);
+  printf("SDK -> server -> reader, 1-row chunks:   %8.0f msg/s  (%llu/%d%s, %llu dropped)\n",
+         (double)(r.msgs - before) / dt, (unsigned long long)(r.msgs - before), n_small, ok ? "" : " TIMEOUT",
+         (unsigned long long)st.chunks_dropped);
+  rr_recording_free(rec);
+
+  /* 4. latency */
+  int64_t ticks[2] = {0, 8000000};
+  for (int k = 0; k < 2; k++) {
+    rec = rec_up(port, 0, 0, ticks[k]);
+    enum { N = 200 };
+    double lat[N];
+    int got = 0;
+    for (int i = 0; i < N; i++) {
+      uint64_t want = r.msgs + 1;
+      double t = now_s();
+      rr_set_time_sequence(rec, "i", i);
+      rr_scalar v = i;
+      rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+      rr_log(rec, "lat", RR_ARCHETYPE_SCALARS, &sc, NULL);
+      if (!wait_msgs(&r, want, 2)) break;
+      lat[got++] = r.last_t - t;
+      usleep(1000 + (useconds_t)(rr__random_u64() % 5000)); /* not in phase with the tick */
+    }
+    for (int i = 1; i < got; i++)
+      for (int j = i; j > 0 && lat[j] < lat[j - 1]; j--) { double x = lat[j]; lat[j] = lat[j - 1]; lat[j - 1] = x; }
+    if (got)
+      printf("latency log -> reader, flush tick %s: p50 %.1f ms, p99 %.1f ms (%d samples)\n",
+             k == 0 ? "default (SDK: 200 ms)" : "8 ms", lat[got / 2] * 1e3, lat[(got * 99) / 100] * 1e3, got);
+    rr_recording_free(rec);
+  }
+  reader_stop(&r, rt);
+  rr_server_free(s);
+  free(vals);
+  (void)argc; (void)argv;
+  return 0;
+}
