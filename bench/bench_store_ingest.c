@@ -3,6 +3,7 @@
  * Target: ingest speed >= 0.5x the baseline.
  * Usage: bench_store_ingest [--size BYTES] (default 128 MB; 1 GB: --size 1e9) */
 #include <lz4.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -78,6 +79,9 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--size") && i + 1 < argc) size = atof(argv[i + 1]);
     if (!strcmp(argv[i], "--no-compaction")) so.no_compaction = true;
+    /* glibc: serve large blocks from the heap so freed decode buffers are
+     * reused instead of being unmapped and faulted in again */
+    if (!strcmp(argv[i], "--heap")) { mallopt(M_MMAP_THRESHOLD, 1 << 30); mallopt(M_TRIM_THRESHOLD, 1 << 30); }
   }
   char path[] = "/tmp/bench_store_ingest_XXXXXX";
   int fd = mkstemp(path);
