@@ -5,6 +5,8 @@
  *     no compression) through its gRPC sink (HTTP/2) to an in-process server;
  *     a gRPC-Web reader (HTTP/1.1, chunked) receives them. Payload bytes/s.
  *  3. small: one-row chunks (flush_num_rows = 1): messages/s at the reader.
+ *  2b. the network path alone: pre-encoded 1 MiB ArrowMsgs written straight
+ *     into the gRPC sink (no rr_log, no Arrow encoding) -> server -> reader.
  *  4. latency: log one row, wait until the reader has the message; p50/p99,
  *     with the SDK's default flush tick and with an 8 ms tick.
  * Prints one line per figure and the ratios. Bounded: about 30 s. */
@@ -19,6 +21,8 @@
 #include <unistd.h>
 
 #include "base/rr_common.h"
+#include "encoding/rr_encoding.h"
+#include "sdk/sdk_internal.h"
 #include "net/rr_net.h"
 #include "rerun.h"
 #include "rerun/server.h"
@@ -258,6 +262,44 @@ int main(int argc, char **argv) {
          large / 1048576, (unsigned long long)r.msgs, n_large, ok ? "" : " TIMEOUT",
          (unsigned long long)st.chunks_dropped, large / raw);
   rr_recording_free(rec);
+
+  /* 2b. the network path alone */
+  {
+    rr_recording *r2 = rec_up(port, 0, 0, 0);
+    struct rr_sink *sink = NULL;
+    char url[64];
+    snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+    if (rr__sink_grpc_new(&sink, r2, url, NULL, NULL) < 0) exit(1);
+    rr_store_id id = {RR_STORE_KIND_RECORDING, {"bench", 5}, {"raw", 3}};
+    rr_log_msg lm;
+    rr_log_msg_init_store_info(&lm, &id);
+    rr_buf b = RR_BUF_INIT;
+    rr_log_msg_encode(&b, &lm, RR_FRAMING_PROTO, false, NULL);
+    struct rr_msg info = {NULL, RR_MSG_SET_STORE_INFO, b.len, b.data};
+    sink->write(sink, &info, NULL);
+    rr_buf a = RR_BUF_INIT;
+    memset(&lm, 0, sizeof lm);
+    lm.kind = RR_MSG_ARROW;
+    lm.store_id = id;
+    lm.arrow.ipc.ptr = (const uint8_t *)vals;
+    lm.arrow.ipc.len = 1 << 20;
+    lm.arrow.has_is_static = true;
+    rr_log_msg_encode(&a, &lm, RR_FRAMING_PROTO, false, NULL);
+    struct rr_msg m = {NULL, RR_MSG_ARROW, a.len, a.data};
+    uint64_t before = r.msgs, bytes_before = r.bytes;
+    const int n_raw = 1024;
+    t0 = now_s();
+    for (int i = 0; i < n_raw; i++) sink->write(sink, &m, NULL);
+    ok = wait_msgs(&r, before + (uint64_t)n_raw, 60);
+    dt = r.last_t - t0;
+    double path = (double)(r.bytes - bytes_before) / dt;
+    printf("sink -> server -> reader, 1 MiB msgs:    %8.0f MiB/s  (%llu/%d%s)  ratio %.2f\n", path / 1048576,
+           (unsigned long long)(r.msgs - before), n_raw, ok ? "" : " TIMEOUT", path / raw);
+    sink->close(sink);
+    rr_buf_free(&a);
+    rr_buf_free(&b);
+    rr_recording_free(r2);
+  }
 
   /* 3. small chunks */
   uint64_t before = r.msgs;
