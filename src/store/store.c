@@ -584,12 +584,12 @@ static void note_error(rr_store_hub *h, const rr_error *e, int code) {
   h->stats.errors++;
   if (h->stats.first_error == RR_OK) {
     h->stats.first_error = code;
-    snprintf(h->stats.first_error_msg, sizeof h->stats.first_error_msg, "%s", e ? e->msg : rr_strerror(code));
+    snprintf(h->stats.first_error_msg, sizeof h->stats.first_error_msg, "%.255s", e ? e->msg : rr_strerror(code));
   }
   if (h->input_first_error == RR_OK) {
     h->input_first_error = code;
     h->input_err.code = code;
-    snprintf(h->input_err.msg, sizeof h->input_err.msg, "%s", e ? e->msg : rr_strerror(code));
+    snprintf(h->input_err.msg, sizeof h->input_err.msg, "%.255s", e ? e->msg : rr_strerror(code));
   }
 }
 
@@ -696,7 +696,7 @@ int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
     if (r == RR_ENOMEM) { rc = rr__err(err, r, "out of memory"); break; }
     if (r < 0) {
       rr_error e2 = e;
-      snprintf(e2.msg, sizeof e2.msg, "message at byte offset %llu: %s", (unsigned long long)off, e.msg);
+      snprintf(e2.msg, sizeof e2.msg, "message at byte offset %llu: %.200s", (unsigned long long)off, e.msg);
       note_error(h, &e2, r);
     }
   }
