@@ -67,7 +67,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        text = self.logtext()
         os.unlink(self.log.name)
+        if "AddressSanitizer" in text or "runtime error:" in text or "LeakSanitizer" in text:
+            raise AssertionError("sanitizer report from the server:\n" + text[-4000:])
 
     def __enter__(self):
         return self
