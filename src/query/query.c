@@ -268,7 +268,7 @@ int rr_query_range_new(rr_range_query **out, rr_store *s, const char *entity, co
     rr_query_range_free(q);
     return rr__err(err, rc, "out of memory");
   }
-  qsort(q->parts, q->n, sizeof *q->parts, part_cmp);
+  if (q->n) qsort(q->parts, q->n, sizeof *q->parts, part_cmp);
   *out = q;
   return RR_OK;
 }

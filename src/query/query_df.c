@@ -133,7 +133,7 @@ static int collect(dcol *d, rr__entity *e, const char *comp, const rr_dataframe_
   }
   ev_hold(&d->stat);
   ev_hold(&d->before);
-  qsort(d->evs, d->n, sizeof *d->evs, ev_cmp);
+  if (d->n) qsort(d->evs, d->n, sizeof *d->evs, ev_cmp);
   return RR_OK;
 }
 
@@ -198,7 +198,7 @@ int rr_query_dataframe_new(rr_dataframe_query **out, rr_store *s, const rr_dataf
   }
   for (size_t i = 0; i < q->n_cols; i++)
     for (size_t j = 0; j < q->cols[i].n; j++) q->times[q->n_times++] = q->cols[i].evs[j].time;
-  qsort(q->times, q->n_times, sizeof *q->times, i64_cmp);
+  if (q->n_times) qsort(q->times, q->n_times, sizeof *q->times, i64_cmp);
   size_t w = 0;
   for (size_t i = 0; i < q->n_times; i++)
     if (!w || q->times[w - 1] != q->times[i]) q->times[w++] = q->times[i];

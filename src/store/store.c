@@ -544,7 +544,7 @@ static uint64_t gc_locked(rr_store_hub *h, uint64_t target) {
       rr__schunk *c = h->stores[i]->chunks[j];
       if (!c->is_static && c->c.num_rows > 0) all[n++] = c;
     }
-  qsort(all, n, sizeof *all, gc_cmp);
+  if (n) qsort(all, n, sizeof *all, gc_cmp);
   uint64_t mem = before;
   size_t cut = 0;
   while (cut < n && mem > target) mem -= all[cut++]->held;
@@ -851,7 +851,7 @@ size_t rr_store_entities(rr_store *s, const char **out, size_t cap, size_t *tota
       size_t n = 0;
       for (size_t i = 0; i < s->entities.cap; i++)
         if (s->entities.slots[i].key) np[n++] = ((rr__entity *)s->entities.slots[i].value)->path;
-      qsort(np, n, sizeof *np, strp_cmp);
+      if (n) qsort(np, n, sizeof *np, strp_cmp);
       s->n_sorted = n;
       s->paths_dirty = false;
     }
