@@ -62,8 +62,9 @@ int main(int argc, char **argv) {
   }
   rr_radius bead_r = 0.06f;
   for (int step = 0; step < 400; step++) {
-    float time = (float)step * 0.01f;
-    CHECK(rr_set_time_duration_secs(rec, "stable_time", time));
+    double time_s = step * 0.01;
+    float time = (float)time_s;
+    CHECK(rr_set_time_duration_secs(rec, "stable_time", time_s));
     for (int k = 0; k < NUM_BEADS; k++) {
       float t = (sinf(offsets[k] * 6.28f + time) + 1.0f) * 0.5f;
       rr_vec3 a = rung_pts[k][0], b = rung_pts[k][1];

@@ -306,19 +306,21 @@ void rr_recording_free(rr_recording *rec) {
   rr__recording_release(rec);
 }
 
-/* fork(): hold every stream still (no chunk half-queued, no sink half-written)
- * while the process is copied. */
+/* fork(): hold every stream still (no row half-appended, no chunk
+ * half-queued) while the process is copied. A sink write in flight is not
+ * waited for (it may block on a pipe or socket for ever): the child then
+ * re-creates the sink lock, and keeps the sink only if it is fork-safe. */
 static void atfork_prepare(void) {
   pthread_mutex_lock(&g_mu);
   for (rr_recording *r = g_live; r; r = r->next_live) {
-    pthread_mutex_lock(&r->sink_mu);
+    r->fork_sink_locked = pthread_mutex_trylock(&r->sink_mu) == 0;
     pthread_mutex_lock(&r->mu);
   }
 }
 static void atfork_parent(void) {
   for (rr_recording *r = g_live; r; r = r->next_live) {
     pthread_mutex_unlock(&r->mu);
-    pthread_mutex_unlock(&r->sink_mu);
+    if (r->fork_sink_locked) pthread_mutex_unlock(&r->sink_mu);
   }
   pthread_mutex_unlock(&g_mu);
 }
@@ -326,7 +328,16 @@ static void atfork_child(void) {
   for (rr_recording *r = g_live; r; r = r->next_live) {
     rr__recording_after_fork_child(r);
     pthread_mutex_unlock(&r->mu);
-    pthread_mutex_unlock(&r->sink_mu);
+    if (r->fork_sink_locked) {
+      pthread_mutex_unlock(&r->sink_mu);
+    } else {
+      pthread_mutex_init(&r->sink_mu, NULL);
+      if (r->sink && !r->sink->fork_safe) {
+        /* its state may be half-updated: leave the parent's copy alone */
+        rr__warn("fork() during a %s sink write: the child's data stays buffered", r->sink->name);
+        r->sink = NULL;
+      }
+    }
   }
   pthread_mutex_unlock(&g_mu);
 }

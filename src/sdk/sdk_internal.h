@@ -37,6 +37,9 @@ struct rr_sink {
   int (*write)(struct rr_sink *s, const struct rr_msg *m, rr_error *err);
   int (*flush)(struct rr_sink *s, rr_error *err);
   void (*close)(struct rr_sink *s); /* flushes and frees */
+  /* A forked child may keep using the sink even if a write was in flight in
+   * the parent at fork time (true for plain file descriptors). */
+  bool fork_safe;
 };
 
 int rr__sink_file_new(struct rr_sink **out, const char *path, bool compressed, rr_error *err);
@@ -88,6 +91,7 @@ struct rr_recording {
   rr_tuid last_row_id;      /* row ids are made under the lock: strictly increasing */
   uint64_t flush_req, flush_done; /* generations */
   bool stop, closed, thread_running;
+  bool fork_sink_locked;    /* atfork: sink_mu was free and is held across fork() */
   pthread_t thread;
 
   struct rr_sink *sink;     /* NULL: buffered */

@@ -106,7 +106,7 @@ static void fd_close(struct rr_sink *s) {
 int rr__sink_fd_new(struct rr_sink **out, int fd, bool owns_fd, bool compressed, const char *name, rr_error *err) {
   struct fd_sink *f = rr__calloc(1, sizeof *f);
   if (!f) return rr__err(err, RR_ENOMEM, "out of memory");
-  f->base = (struct rr_sink){f->name, fd_write, fd_flush, fd_close};
+  f->base = (struct rr_sink){.name = f->name, .write = fd_write, .flush = fd_flush, .close = fd_close, .fork_safe = true};
   f->fd = fd;
   f->owns = owns_fd;
   snprintf(f->name, sizeof f->name, "%s", name);
@@ -156,7 +156,7 @@ static void mem_close(struct rr_sink *s) {
 int rr__sink_memory_new(struct rr_sink **out, bool compressed) {
   struct mem_sink *k = rr__calloc(1, sizeof *k);
   if (!k) return RR_ENOMEM;
-  k->base = (struct rr_sink){"memory", mem_write, NULL, mem_close};
+  k->base = (struct rr_sink){.name = "memory", .write = mem_write, .close = mem_close};
   if (rr_rrd_write_stream_header(&k->buf, compressed) < 0) { rr__free(k); return RR_ENOMEM; }
   *out = &k->base;
   return RR_OK;

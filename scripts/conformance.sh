@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Official-viewer conformance: every example's --save output is opened in the
+# official Rerun 0.33 web viewer (../shared/conformance, headless Chromium)
+# and must open with no error and the expected time range.
+# Prints "conformance: N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+cd "$here"
+check="$BUILD/conformance/check.mjs"
+[ -f "$check" ] || { echo "conformance: harness missing ($check); run scripts/install-deps.sh" >&2; exit 1; }
+out="$BUILD/conformance-out"
+mkdir -p "$out"
+pass=0 fail=0
+
+# name timeline min max
+cases="points3d frame 0 99
+plots step 0 999
+dna stable_time 0 3990000000
+images frame 0 19
+text_log log_seq 0 59
+mesh frame 0 0
+all_archetypes frame 0 2"
+
+while read -r name tl min max; do
+  rrd="$out/$name.rrd"
+  if ! "$BUILD/examples/$name" --save "$rrd" 2>"$out/$name.log"; then
+    echo "FAIL $name: the example failed"; cat "$out/$name.log"; fail=$((fail + 1)); continue
+  fi
+  node "$check" "$rrd" --timeline "$tl" --shot "$out/$name.png" >"$out/$name.json" 2>>"$out/$name.log"
+  # The map view fetches tiles from the internet, which this machine cannot
+  # reach: those warnings (and only those) are not about our data.
+  if /usr/bin/python3 - "$out/$name.json" "$min" "$max" <<'PY'
+import json, re, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("  no report (the viewer page crashed?):", e); sys.exit(1)
+probs = [p for p in r.get("problems", []) if not re.search(r"walkers::io::fetch: Fetch error", p)]
+recs = r.get("recordings", [])
+ok = r.get("started") and len(recs) == 1 and not probs
+if ok:
+    rng = recs[0].get("range") or {}
+    ok = rng.get("min") == int(sys.argv[2]) and rng.get("max") == int(sys.argv[3])
+    if not ok: print("  range", rng, "expected", sys.argv[2], sys.argv[3])
+for p in probs: print("  ", p)
+sys.exit(0 if ok else 1)
+PY
+  then pass=$((pass + 1)); echo "ok   $name"
+  else fail=$((fail + 1)); echo "FAIL $name (report: $out/$name.json)"; fi
+done <<< "$cases"
+echo "conformance: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,478 @@
+/* The logging SDK end to end: what rr_log writes, decoded by our own RRD
+ * decoder and Arrow reader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rerun.h"
+#include "sdk/sdk_internal.h"
+#include "sdk_test_util.h"
+
+static rr_recording *new_mem(const char *app, bool strict) {
+  rr_recording_options o = {.application_id = app, .recording_id = "rec_test", .strict = strict};
+  rr_recording *rec = NULL;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+  return rec;
+}
+
+static tdecoded *drain(rr_recording *rec) {
+  uint8_t *b;
+  size_t n;
+  assert_int_equal(rr_recording_memory_drain(rec, &b, &n), RR_OK);
+  tdecoded *d = tdecode(b, n);
+  rr_free(b);
+  return d;
+}
+
+static const tchunk *find_chunk(const tdecoded *d, const char *entity) {
+  for (int i = 0; i < d->n_chunks; i++)
+    if (!strcmp(d->chunks[i].entity, entity)) return &d->chunks[i];
+  return NULL;
+}
+
+static void test_points_round_trip(void **state) {
+  rr_recording *rec = new_mem("my_app", true);
+  rr_position3d pts[2] = {{1, 2, 3}, {4, 5, 6}};
+  rr_color colors[2] = {0xFF0000FF, 0x00FF00FF};
+  rr_radius r = 0.5f;
+  rr_points3d p = {.positions = pts, .num_positions = 2, .colors = colors, .num_colors = 2, .radii = &r, .num_radii = 1};
+  assert_int_equal(rr_set_time_sequence(rec, "frame", 3), RR_OK);
+  rr_error err = {0};
+  assert_int_equal(rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &p, &err), RR_OK);
+  tdecoded *d = drain(rec);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(d->n_store_info, 1);
+  assert_string_equal(d->app_id, "my_app");
+  assert_string_equal(d->rec_id, "rec_test");
+  const tchunk *c = find_chunk(d, "/points");
+  assert_non_null(c);
+  assert_false(c->is_static);
+  assert_int_equal(c->num_rows, 1);
+  /* Rerun's column order: RowId, timelines by name, components by identifier */
+  const char *want[] = {"rerun.controls.RowId", "frame", "log_tick", "log_time",
+                        "Points3D:colors", "Points3D:positions", "Points3D:radii"};
+  assert_int_equal(c->schema.n_children, 7);
+  for (int i = 0; i < 7; i++) assert_string_equal(c->schema.children[i]->name, want[i]);
+  rr_str v;
+  assert_int_equal(rr_arrow_metadata_get(c->schema.metadata, "sorbet:version", &v), RR_OK);
+  assert_memory_equal(v.ptr, "0.1.3", 5);
+  assert_int_equal(rr_arrow_metadata_get(c->schema.children[5]->metadata, "rerun:component_type", &v), RR_OK);
+  assert_memory_equal(v.ptr, "rerun.components.Position3D", v.len);
+  assert_string_equal(c->schema.children[1]->format, "l");
+  assert_string_equal(c->schema.children[3]->format, "tsn:");
+  /* values */
+  const int64_t *frame = c->batch.children[1]->buffers[1];
+  assert_int_equal(frame[0], 3);
+  const struct ArrowArray *pos = c->batch.children[5];
+  const int32_t *off = pos->buffers[1];
+  assert_int_equal(off[1] - off[0], 2);
+  const float *xyz = pos->children[0]->children[0]->buffers[1];
+  assert_true(xyz[0] == 1 && xyz[5] == 6);
+  const uint32_t *col = c->batch.children[4]->children[0]->buffers[1];
+  assert_int_equal(col[0], 0xFF0000FF);
+  /* the start time property */
+  const tchunk *props = find_chunk(d, "/__properties");
+  assert_non_null(props);
+  assert_true(props->is_static);
+  assert_true(tcol(props, "RecordingInfo:start_time") > 0);
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
+static void test_partial_updates_and_static(void **state) {
+  rr_recording *rec = new_mem("app", true);
+  rr_position3d pts[1] = {{0, 0, 0}};
+  rr_color c = 0x112233FF;
+  for (int i = 0; i < 3; i++) {
+    rr_set_time_sequence(rec, "t", i);
+    rr_points3d p = {.positions = pts, .num_positions = 1};
+    if (i == 1) { p.colors = &c; p.num_colors = 1; }
+    if (i == 2) { p.positions = NULL; p.num_positions = 0; p.colors = &c; p.num_colors = 0; } /* empty list */
+    assert_int_equal(rr_log(rec, "e", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+  }
+  rr_text_document doc = {.text = (rr_text[]){"hello"}, .num_text = 1};
+  assert_int_equal(rr_log_static(rec, "doc", RR_ARCHETYPE_TEXT_DOCUMENT, &doc, NULL), RR_OK);
+  tdecoded *d = drain(rec);
+  const tchunk *ch = find_chunk(d, "/e");
+  assert_non_null(ch);
+  assert_int_equal(ch->num_rows, 3);
+  int ci = tcol(ch, "Points3D:colors"), pi = tcol(ch, "Points3D:positions");
+  assert_true(ci > 0 && pi > 0);
+  const struct ArrowArray *colors = ch->batch.children[ci];
+  const uint8_t *valid = colors->buffers[0];
+  assert_non_null(valid);                 /* row 0 did not log colors: null */
+  assert_false(valid[0] & 1);
+  assert_true(valid[0] & 2);
+  const int32_t *off = colors->buffers[1];
+  assert_int_equal(off[2] - off[1], 1);
+  assert_true(valid[0] & 4);               /* row 2: logged, empty */
+  assert_int_equal(off[3] - off[2], 0);
+  const struct ArrowArray *pos = ch->batch.children[pi];
+  assert_int_equal(pos->null_count, 1);    /* row 2 did not log positions */
+  const tchunk *dc = find_chunk(d, "/doc");
+  assert_non_null(dc);
+  assert_true(dc->is_static);
+  assert_int_equal(dc->schema.n_children, 2); /* RowId + the text: no timelines */
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
+static void test_bad_input_strict_and_lenient(void **state) {
+  rr_recording *rec = new_mem("app", true);
+  rr_error err = {0};
+  rr_position3d nanpt = {NAN, 0, 0};
+  rr_points3d p = {.positions = &nanpt, .num_positions = 1};
+  assert_int_equal(rr_log(rec, "x", RR_ARCHETYPE_POINTS3D, &p, &err), RR_ENOTFINITE);
+  assert_non_null(strstr(err.msg, "Points3D:positions"));
+  assert_int_equal(rr_log(rec, "x", RR_ARCHETYPE_POINTS3D, NULL, &err), RR_EINVAL);
+  assert_int_equal(rr_log(rec, NULL, RR_ARCHETYPE_POINTS3D, &p, &err), RR_EINVAL);
+  assert_int_equal(rr_log(rec, "x", (rr_archetype_id)9999, &p, &err), RR_EINVAL);
+  rr_text bad = "\xC3\x28";
+  rr_text_log tl = {.text = &bad, .num_text = 1};
+  assert_int_equal(rr_log(rec, "x", RR_ARCHETYPE_TEXT_LOG, &tl, &err), RR_EUTF8);
+  rr_position3d ok = {1, 2, 3};
+  rr_points3d good = {.positions = &ok, .num_positions = 1};
+  assert_int_equal(rr_log(rec, "a//b", RR_ARCHETYPE_POINTS3D, &good, &err), RR_EPATH);  /* strict grammar */
+  assert_int_equal(rr_log(rec, "__reserved/x", RR_ARCHETYPE_POINTS3D, &good, &err), RR_EPATH);
+  assert_non_null(strstr(err.msg, "reserved"));
+  assert_int_equal(rr_set_time_sequence(rec, "t", INT64_MIN), RR_ERANGE);
+  assert_int_equal(rr_set_time_duration_secs(rec, "t", NAN), RR_ENOTFINITE);
+  rr_image_buffer buf = {(const uint8_t *)"abc", 3};
+  rr_image_format fmt = {.width = 2, .height = 2, .color_model = RR_COLOR_MODEL_RGB, .channel_datatype = RR_CHANNEL_DATATYPE_U8};
+  rr_image img = {.buffer = &buf, .num_buffer = 1, .format = &fmt, .num_format = 1};
+  assert_true(rr_log(rec, "img", RR_ARCHETYPE_IMAGE, &img, &err) < 0); /* 3 bytes for 2x2 RGB */
+  tdecoded *d = drain(rec);
+  assert_int_equal(d->n_errors, 0);
+  assert_null(find_chunk(d, "/x"));   /* nothing bad was written */
+  assert_null(find_chunk(d, "/img"));
+  tdecoded_free(d);
+  rr_recording_free(rec);
+
+  /* lenient: the same calls return OK, warn, and write nothing */
+  rec = new_mem("app", false);
+  assert_int_equal(rr_log(rec, "x", RR_ARCHETYPE_POINTS3D, &p, &err), RR_OK);
+  assert_int_equal(rr_log(rec, "a//b", RR_ARCHETYPE_POINTS3D, &good, &err), RR_OK); /* forgiving: /a/b */
+  d = drain(rec);
+  assert_null(find_chunk(d, "/x"));
+  assert_non_null(find_chunk(d, "/a/b"));
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
+static void test_entity_paths(void **state) {
+  char out[256];
+  rr_error err = {0};
+  assert_int_equal(rr_entity_path_normalize("world/my\\ image\\!", true, out, sizeof out, &err), RR_OK);
+  assert_string_equal(out, "/world/my\\ image\\!");
+  const char *parts[] = {"world", "my image!"};
+  char out2[256];
+  assert_int_equal(rr_entity_path_from_parts(parts, 2, out2, sizeof out2, &err), RR_OK);
+  assert_string_equal(out, out2);
+  assert_int_equal(rr_entity_path_normalize("foo/Hallå Där!", false, out, sizeof out, &err), RR_OK);
+  assert_string_equal(out, "/foo/Hallå\\ Där\\!");
+  assert_int_equal(rr_entity_path_normalize("/foo///bar//", false, out, sizeof out, &err), RR_OK);
+  assert_string_equal(out, "/foo/bar");
+  assert_int_equal(rr_entity_path_normalize("", false, out, sizeof out, &err), RR_OK);
+  assert_string_equal(out, "/");
+  assert_int_equal(rr_entity_path_normalize("foo/bar/", true, out, sizeof out, &err), RR_EPATH);
+  assert_int_equal(rr_entity_path_normalize("foo bar", true, out, sizeof out, &err), RR_EPATH);
+  assert_int_equal(rr_entity_path_normalize("a\\", true, out, sizeof out, &err), RR_EPATH);
+  assert_int_equal(rr_entity_path_normalize("\\u{26", true, out, sizeof out, &err), RR_EPATH);
+  assert_int_equal(rr_entity_path_normalize("\\u{262E}", true, out, sizeof out, &err), RR_OK);
+  assert_string_equal(out, "/\xE2\x98\xAE");
+  assert_int_equal(rr_entity_path_normalize("a\xff", false, out, sizeof out, &err), RR_EUTF8);
+  assert_int_equal(rr_entity_path_normalize("tab\\there", true, out, sizeof out, &err), RR_OK);
+  assert_string_equal(out, "/tab\\there");
+  assert_int_equal(rr_entity_path_normalize("x", true, out, 1, &err), RR_ERANGE);
+}
+
+static void test_disabled(void **state) {
+  setenv("RERUN", "off", 1);
+  rr_recording_options o = {.application_id = "app"};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  unsetenv("RERUN");
+  assert_false(rr_recording_is_enabled(rec));
+  char path[] = "/tmp/rr_disabled_XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  unlink(path);
+  assert_int_equal(rr_recording_save(rec, path, NULL), RR_OK);
+  rr_position3d p = {1, 2, 3};
+  rr_points3d pts = {.positions = &p, .num_positions = 1};
+  assert_int_equal(rr_log(rec, "x", RR_ARCHETYPE_POINTS3D, &pts, NULL), RR_OK);
+  rr_recording_free(rec);
+  assert_int_not_equal(access(path, F_OK), 0); /* nothing was created */
+  rr_recording_options o2 = {.application_id = "app", .disabled_by_default = true};
+  assert_int_equal(rr_recording_new(&rec, &o2, NULL), RR_OK);
+  assert_false(rr_recording_is_enabled(rec));
+  rr_recording_free(rec);
+}
+
+struct thr { rr_recording *rec; int id; };
+static void *log_thread(void *arg) {
+  struct thr *t = arg;
+  char path[32];
+  snprintf(path, sizeof path, "thread/%d", t->id % 2);
+  for (int i = 0; i < 5000; i++) {
+    rr_set_time_sequence(t->rec, "i", i);
+    rr_scalar s = t->id * 100000 + i;
+    rr_scalars sc = {.scalars = &s, .num_scalars = 1};
+    if (rr_log(t->rec, path, RR_ARCHETYPE_SCALARS, &sc, NULL) != RR_OK) abort();
+  }
+  return NULL;
+}
+
+static void test_threads(void **state) {
+  rr_recording *rec = new_mem("app", true);
+  pthread_t th[4];
+  struct thr a[4];
+  for (int i = 0; i < 4; i++) { a[i] = (struct thr){rec, i}; pthread_create(&th[i], NULL, log_thread, &a[i]); }
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  tdecoded *d = drain(rec);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(trows(d, "/thread/0") + trows(d, "/thread/1"), 20000);
+  /* row ids strictly increase within every chunk (rows are sorted) */
+  for (int i = 0; i < d->n_chunks; i++) {
+    const tchunk *c = &d->chunks[i];
+    const uint8_t *ids = c->batch.children[0]->buffers[1];
+    for (int64_t r = 1; r < c->num_rows; r++) assert_true(memcmp(ids + 16 * (r - 1), ids + 16 * r, 16) < 0);
+  }
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  assert_int_equal(st.chunks_dropped, 0);
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
+static void test_buffered_then_save(void **state) {
+  rr_recording_options o = {.application_id = "app", .strict = true};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  rr_position3d p = {1, 2, 3};
+  rr_points3d pts = {.positions = &p, .num_positions = 1};
+  rr_set_time_sequence(rec, "f", 0);
+  assert_int_equal(rr_log(rec, "early", RR_ARCHETYPE_POINTS3D, &pts, NULL), RR_OK);
+  assert_int_equal(rr_recording_flush(rec, true, 5000), RR_OK);
+  char path[] = "/tmp/rr_buffered_XXXXXX";
+  close(mkstemp(path));
+  rr_error err = {0};
+  assert_int_equal(rr_recording_save(rec, path, &err), RR_OK);
+  assert_int_equal(rr_log(rec, "late", RR_ARCHETYPE_POINTS3D, &pts, NULL), RR_OK);
+  rr_recording_free(rec);
+  size_t n;
+  uint8_t *b = read_whole_file(path, &n);
+  tdecoded *d = tdecode(b, n);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(d->n_store_info, 1);
+  assert_int_equal(trows(d, "/early"), 1);
+  assert_int_equal(trows(d, "/late"), 1);
+  tdecoded_free(d);
+  free(b);
+  unlink(path);
+  /* an unwritable path is a clear error */
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_save(rec, "/nonexistent-dir/x.rrd", &err), RR_EIO);
+  assert_non_null(strstr(err.msg, "/nonexistent-dir/x.rrd"));
+  rr_recording_free(rec);
+}
+
+static void test_fork(void **state) {
+  char path[] = "/tmp/rr_fork_XXXXXX";
+  close(mkstemp(path));
+  rr_recording_options o = {.application_id = "app", .strict = true};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_save(rec, path, NULL), RR_OK);
+  rr_scalar s = 1;
+  rr_scalars sc = {.scalars = &s, .num_scalars = 1};
+  for (int i = 0; i < 100; i++) { rr_set_time_sequence(rec, "i", i); rr_log(rec, "parent/before", RR_ARCHETYPE_SCALARS, &sc, NULL); }
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < 50; i++) { rr_set_time_sequence(rec, "i", i); if (rr_log(rec, "child", RR_ARCHETYPE_SCALARS, &sc, NULL)) _exit(3); }
+    rr_recording_free(rec);
+    _exit(0);
+  }
+  for (int i = 0; i < 100; i++) { rr_set_time_sequence(rec, "i", i); rr_log(rec, "parent/after", RR_ARCHETYPE_SCALARS, &sc, NULL); }
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  rr_recording_free(rec);
+  size_t n;
+  uint8_t *b = read_whole_file(path, &n);
+  tdecoded *d = tdecode(b, n);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(trows(d, "/parent/before"), 100); /* not duplicated by the child */
+  assert_int_equal(trows(d, "/parent/after"), 100);
+  assert_int_equal(trows(d, "/child"), 50);
+  tdecoded_free(d);
+  free(b);
+  unlink(path);
+}
+
+static void test_killed_writer_leaves_decodable_file(void **state) {
+  char path[] = "/tmp/rr_killed_XXXXXX";
+  close(mkstemp(path));
+  pid_t pid = fork();
+  if (pid == 0) {
+    rr_recording_options o = {.application_id = "app", .flush_num_rows = 7};
+    rr_recording *rec;
+    if (rr_recording_new(&rec, &o, NULL) || rr_recording_save(rec, path, NULL)) _exit(2);
+    static rr_position3d pts[1000];
+    for (int64_t i = 0;; i++) {
+      rr_set_time_sequence(rec, "i", i);
+      rr_points3d p = {.positions = pts, .num_positions = 1000};
+      rr_log(rec, "pts", RR_ARCHETYPE_POINTS3D, &p, NULL);
+    }
+  }
+  usleep(300 * 1000);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  size_t n;
+  uint8_t *b = read_whole_file(path, &n);
+  tdecoded *d = tdecode(b, n);
+  /* every complete message decodes; at most the cut last one is reported */
+  assert_true(d->n_errors <= 1);
+  if (d->n_errors) assert_non_null(strstr(d->first_error, "offset"));
+  assert_true(trows(d, "/pts") > 0);
+  tdecoded_free(d);
+  free(b);
+  unlink(path);
+}
+
+static void test_send_columns(void **state) {
+  rr_recording *rec = new_mem("app", true);
+  enum { N = 1000 };
+  int64_t times[N];
+  for (int i = 0; i < N; i++) times[i] = 10 * i;
+  rr_time_column tc = {"step", RR_TIME_SEQUENCE, times};
+  struct ArrowSchema sch;
+  assert_int_equal(rr_arrow_schema_init(&sch, "g", "", 0, 0), RR_OK);
+  struct ArrowArray arr;
+  assert_int_equal(rr_arrow_array_init(&arr, N, 0, 2, 0), RR_OK);
+  double *vals = rr__malloc(N * sizeof *vals);
+  for (int i = 0; i < N; i++) vals[i] = i * 0.5;
+  rr_arrow_array_set_buffer(&arr, 1, vals);
+  rr_columnar_component col = {{.component = "Scalars:scalars", .archetype = "rerun.archetypes.Scalars",
+                                .component_type = "rerun.components.Scalar", .schema = &sch, .array = &arr}, NULL};
+  rr_error err = {0};
+  assert_int_equal(rr_send_columns(rec, "series", &tc, 1, N, &col, 1, &err), RR_OK);
+  assert_null(arr.release); /* moved in, not copied */
+  /* a length mismatch is refused and the array stays the caller's */
+  struct ArrowArray arr2;
+  rr_arrow_array_init(&arr2, 5, 0, 2, 0);
+  rr_arrow_array_set_buffer(&arr2, 1, rr__calloc(5, 8));
+  rr_columnar_component col2 = {{.component = "x", .schema = &sch, .array = &arr2}, NULL};
+  assert_int_equal(rr_send_columns(rec, "series2", &tc, 1, N, &col2, 1, &err), RR_ELENGTH);
+  assert_non_null(arr2.release);
+  arr2.release(&arr2);
+  tdecoded *d = drain(rec);
+  const tchunk *c = find_chunk(d, "/series");
+  assert_non_null(c);
+  assert_int_equal(c->num_rows, N);
+  assert_int_equal(c->schema.n_children, 3); /* RowId, step, Scalars:scalars */
+  const int64_t *t = c->batch.children[1]->buffers[1];
+  assert_int_equal(t[999], 9990);
+  const double *v = c->batch.children[2]->children[0]->buffers[1];
+  assert_true(v[999] == 499.5);
+  tdecoded_free(d);
+  sch.release(&sch);
+  rr_recording_free(rec);
+}
+
+static void test_flush_thresholds_and_any_values(void **state) {
+  rr_recording_options o = {.application_id = "app", .strict = true, .flush_num_rows = 10};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+  for (int i = 0; i < 35; i++) {
+    rr_set_time_sequence(rec, "i", i);
+    struct ArrowSchema sch;
+    struct ArrowArray arr;
+    rr_arrow_schema_init(&sch, "g", "", 0, 0);
+    rr_arrow_array_init(&arr, 1, 0, 2, 0);
+    double *v = rr__malloc(8);
+    *v = i;
+    rr_arrow_array_set_buffer(&arr, 1, v);
+    rr_component_column c = {.component = "confidence", .schema = &sch, .array = &arr};
+    assert_int_equal(rr_log_columns(rec, "any", &c, 1, false, NULL), RR_OK);
+    assert_null(arr.release);
+    sch.release(&sch);
+  }
+  tdecoded *d = drain(rec);
+  int chunks = 0;
+  for (int i = 0; i < d->n_chunks; i++)
+    if (!strcmp(d->chunks[i].entity, "/any")) {
+      chunks++;
+      assert_true(d->chunks[i].num_rows <= 10);
+      int k = tcol(&d->chunks[i], "confidence");
+      assert_true(k > 0);
+      rr_str v;
+      assert_int_equal(rr_arrow_metadata_get(d->chunks[i].schema.children[k]->metadata, "rerun:archetype", &v), RR_ENOTFOUND);
+    }
+  assert_int_equal(chunks, 4);
+  assert_int_equal(trows(d, "/any"), 35);
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
+/* A sink that never keeps up: a pipe nobody reads. The log call must not
+ * wait, and the drop policy must count what it dropped. */
+static void test_backpressure_drop_oldest(void **state) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  rr_recording_options o = {.application_id = "app", .strict = true, .flush_num_rows = 1,
+                            .max_bytes_in_flight = 256 << 10};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  struct rr_sink *s;
+  assert_int_equal(rr__sink_fd_new(&s, fds[1], true, false, "pipe", NULL), RR_OK); /* header fits the pipe */
+  assert_int_equal(rr__set_sink(rec, s), RR_OK);
+  static rr_position3d pts[10000];
+  for (int i = 0; i < 200; i++) {
+    rr_set_time_sequence(rec, "i", i);
+    rr_points3d p = {.positions = pts, .num_positions = 10000}; /* 120 kB a row */
+    assert_int_equal(rr_log(rec, "big", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+  }
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  assert_true(st.chunks_dropped > 0);
+  assert_true(st.bytes_in_flight <= (256 << 10) + 130000);
+  /* unblock the writer: drain the pipe until the stream is closed */
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[1]);
+    char buf[65536];
+    while (read(fds[0], buf, sizeof buf) > 0) {}
+    _exit(0);
+  }
+  rr_recording_free(rec);
+  close(fds[0]);
+  waitpid(pid, NULL, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_points_round_trip),
+      cmocka_unit_test(test_partial_updates_and_static),
+      cmocka_unit_test(test_bad_input_strict_and_lenient),
+      cmocka_unit_test(test_entity_paths),
+      cmocka_unit_test(test_disabled),
+      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_buffered_then_save),
+      cmocka_unit_test(test_fork),
+      cmocka_unit_test(test_killed_writer_leaves_decodable_file),
+      cmocka_unit_test(test_send_columns),
+      cmocka_unit_test(test_flush_thresholds_and_any_values),
+      cmocka_unit_test(test_backpressure_drop_oldest),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
