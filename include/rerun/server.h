@@ -47,6 +47,9 @@ typedef struct rr_server_options {
   const char *web_dir;
   /** An extra allowed CORS origin pattern ('*' globs), NULL: Rerun's defaults only. */
   const char *cors_allow_origin;
+  /** Every received message is also ingested into this store hub (borrowed;
+   *  must outlive the server; NULL: none), for queries on live data. */
+  struct rr_store_hub *store;
 } rr_server_options;
 
 /** Fills the defaults above. */

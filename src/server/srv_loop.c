@@ -24,6 +24,7 @@
 #include "encoding/rr_encoding.h"
 #include "net/rr_net.h"
 #include "rerun/server.h"
+#include "rerun/store.h"
 #include "server_internal.h"
 
 #define CONN_BACKLOG (1u << 20)
@@ -103,6 +104,7 @@ struct rr_server {
   srv_broker b;
   conn *conns, *dirty;
   FILE *save;
+  bool store_fed;          /* the store hub got the stream header */
   uint64_t reported_drops;
   uint8_t readbuf[READ_BUF];
 };
@@ -126,8 +128,27 @@ static void save_msg(rr_server *s, const srv_msg *m) {
   }
 }
 
+/* Feeds the store hub the message as an RRD frame (one stream for the
+ * server's lifetime). Bad data is counted by the hub, never fatal here. */
+static void store_msg(rr_server *s, const srv_msg *m) {
+  if (!s->o.store) return;
+  if (!s->store_fed) {
+    rr_buf h = RR_BUF_INIT;
+    if (rr_rrd_write_stream_header(&h, false) == RR_OK) rr_store_hub_feed(s->o.store, h.data, h.len, NULL);
+    rr_buf_free(&h);
+    s->store_fed = true;
+  }
+  uint8_t hdr[16];
+  size_t inner = m->len - m->inner_off;
+  rr__put_u64le(hdr, m->kind);
+  rr__put_u64le(hdr + 8, inner);
+  rr_store_hub_feed(s->o.store, hdr, 16, NULL);
+  rr_store_hub_feed(s->o.store, m->data + m->inner_off, inner, NULL);
+}
+
 static void publish(rr_server *s, srv_msg *m) {
   save_msg(s, m);
+  store_msg(s, m);
   size_t len = m->len;
   size_t dropped = rr__srv_broker_publish(&s->b, m);
   if (dropped && s->b.dropped_msgs == dropped)

@@ -16,6 +16,7 @@
 #include "net/rr_net.h"
 #include "rerun.h"
 #include "rerun/server.h"
+#include "rerun/store.h"
 #include "server/server_internal.h"
 
 /* A decoded message: kind 1 store info, or kind 2 arrow (static or not) of `n` payload bytes tagged `tag`. */
@@ -203,6 +204,9 @@ static void test_server_loopback(void **state) {
   rr_server_options_init(&o);
   o.bind_host = "127.0.0.1";
   o.port = 0;
+  rr_store_hub *hub = NULL;
+  assert_int_equal(rr_store_hub_new(&hub, NULL), RR_OK);
+  o.store = hub;
   rr_server *s = NULL;
   rr_error err = {0};
   assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
@@ -281,6 +285,11 @@ static void test_server_loopback(void **state) {
   assert_int_equal(st.connections, 0);
   assert_int_equal(st.message_bytes_live, st.history_bytes); /* readers gone: only the history holds messages */
   rr_server_free(s);
+  /* the live recording also went into the store, queryable */
+  rr_store *rs = rr_store_hub_find(hub, RR_STORE_RECORDING, "test_app", "test_rec");
+  assert_non_null(rs);
+  assert_true(rr_store_chunk_count(rs) >= 1);
+  rr_store_hub_free(hub);
 }
 
 int main(void) {
