@@ -27,7 +27,8 @@ while read -r name tl min max; do
   if ! "$BUILD/examples/$name" --save "$rrd" 2>"$out/$name.log"; then
     echo "FAIL $name: the example failed"; cat "$out/$name.log"; fail=$((fail + 1)); continue
   fi
-  node "$check" "$rrd" --timeline "$tl" --shot "$out/$name.png" >"$out/$name.json" 2>>"$out/$name.log"
+  # a viewer page that crashes can leave the harness waiting: bound it
+  timeout -k 10 240 node "$check" "$rrd" --timeline "$tl" --shot "$out/$name.png" >"$out/$name.json" 2>>"$out/$name.log"
   # The map view fetches tiles from the internet, which this machine cannot
   # reach: those warnings (and only those) are not about our data.
   if /usr/bin/python3 - "$out/$name.json" "$min" "$max" <<'PY'

@@ -30,14 +30,21 @@ extern "C" {
 typedef struct rr_recording rr_recording;
 
 /** What the log call does when the sink falls behind and the stream's
- *  in-flight bytes reach `max_bytes_in_flight`. */
+ *  bytes in flight (rows not yet handed to the sink) reach
+ *  `max_bytes_in_flight`. Memory stays bounded in every case; what differs
+ *  is whether the caller waits or data is dropped (dropped data is counted
+ *  in rr_recording_stats and warned about, never silent). */
 typedef enum rr_backpressure {
-  /** Drop the oldest closed chunks not yet written, and count them
-   *  (rr_recording_stats). The log call never waits. Default. */
-  RR_BACKPRESSURE_DROP_OLDEST = 0,
-  /** Block the log call until there is room, at most `block_timeout_ms`;
-   *  then drop the oldest as above. */
-  RR_BACKPRESSURE_BLOCK = 1,
+  /** Wait for room up to `block_timeout_ms` (default 5 s), then drop the
+   *  oldest chunks not yet written. A gRPC sink's own send queue drops its
+   *  oldest messages instead of waiting (a robot must not stall on a slow
+   *  network). */
+  RR_BACKPRESSURE_DEFAULT = 0,
+  /** Never wait: drop the oldest chunks not yet written, and count them. */
+  RR_BACKPRESSURE_DROP_OLDEST = 1,
+  /** Wait up to `block_timeout_ms` (default 5 s) everywhere, including
+   *  the gRPC send queue, then drop the oldest as above. */
+  RR_BACKPRESSURE_BLOCK = 2,
 } rr_backpressure;
 
 typedef struct rr_recording_options {
@@ -61,7 +68,7 @@ typedef struct rr_recording_options {
    *  chunks); 0 = 100 MiB. */
   int64_t max_bytes_in_flight;
   rr_backpressure backpressure;
-  int64_t block_timeout_ms; /**< for RR_BACKPRESSURE_BLOCK; 0 = 1000 */
+  int64_t block_timeout_ms; /**< how long a log call may wait for room; 0 = 5000 */
   /** LZ4-compress chunks (default true unless this is set). */
   bool no_compression;
   /** Do not log the RecordingInfo start time automatically. */

@@ -359,6 +359,7 @@ static void *steal(rr_buf *b) { return rr_buf_steal(b, NULL); }
 int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out) {
   if (!b) return RR_EINVAL;
   int nb = rr__arrow_n_buffers(&b->t);
+  size_t caps[3] = {0, b->values.len, b->data.len};
   RR_TRY(rr_arrow_array_init(out, b->length, b->null_count, nb, b->n_children));
   for (int64_t i = 0; i < b->n_children; i++) {
     int rc = rr_arrow_builder_finish(b->children[i], out->children[i]);
@@ -382,6 +383,10 @@ int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out) {
   rr_buf_reset(&b->validity);
   rr_buf_reset(&b->values);
   rr_buf_reset(&b->data);
+  /* The next array is likely as large as this one: start with the same
+   * capacity instead of growing through every power of two again. */
+  if (caps[1]) (void)rr_buf_reserve(&b->values, caps[1]);
+  if (caps[2]) (void)rr_buf_reserve(&b->data, caps[2]);
   int rc = builder_prime(b);
   if (rc != RR_OK) { out->release(out); return rc; }
   return RR_OK;

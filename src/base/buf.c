@@ -1,5 +1,22 @@
 /* Growable byte buffers. Growth doubles, so appends are amortised O(1). */
+#include <sys/mman.h>
+
 #include "rr_common.h"
+
+/* Large buffers ask for transparent huge pages: a first touch then faults
+ * once per 2 MiB instead of once per 4 KiB, which on virtual machines with
+ * costly page faults is most of the cost of filling fresh memory. Only the
+ * 2 MiB-aligned interior of the block is affected; harmless if THP is off. */
+void rr__advise_huge(void *p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + n) & ~(huge - 1);
+  if (n >= 2 * huge && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
 
 int rr_buf_reserve(rr_buf *b, size_t extra) {
   if (extra <= b->cap - b->len) return RR_OK;
@@ -8,6 +25,7 @@ int rr_buf_reserve(rr_buf *b, size_t extra) {
   while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   uint8_t *p = rr__realloc(b->data, cap);
   if (!p) return RR_ENOMEM;
+  rr__advise_huge(p, cap);
   b->data = p;
   b->cap = cap;
   return RR_OK;

@@ -67,6 +67,8 @@ int rr_buf_append_u32le(rr_buf *b, uint32_t v);
 int rr_buf_append_u64le(rr_buf *b, uint64_t v);
 void rr_buf_reset(rr_buf *b);                 /* len = 0, keeps memory */
 void rr_buf_free(rr_buf *b);                  /* frees memory, back to RR_BUF_INIT */
+/* Hints that a large block will be filled: use huge pages (Linux THP). */
+void rr__advise_huge(void *p, size_t n);
 /* Moves the bytes out: returns data (caller frees with rr__free), buffer reset. */
 uint8_t *rr_buf_steal(rr_buf *b, size_t *len);
 

@@ -1,4 +1,5 @@
 /* Time, randomness, TUIDs and UTF-8 validation. */
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
@@ -37,18 +38,28 @@ uint64_t rr__random_u64(void) {
   return v;
 }
 
-/* Per-thread state, as rerun's re_tuid: ids from one thread are strictly
- * increasing; ids of different threads are ordered by time. */
+/* Per-thread state, as rerun's re_tuid: `inc` starts at a random value with
+ * the top bit clear and counts up by one for every id of the thread; time_ns
+ * never goes backwards within a thread. So ids from one thread strictly
+ * increase, and ids of different threads are ordered by time. */
 static _Thread_local rr_tuid t_last;
+static _Thread_local bool t_seeded;
+
+/* A forked child continues in a copy of the forking thread: give it its own
+ * sequence, or parent and child would make the same ids. */
+static void reseed_in_child(void) { t_seeded = false; }
+static void install_reseed(void) { pthread_atfork(NULL, NULL, reseed_in_child); }
+static pthread_once_t g_reseed_once = PTHREAD_ONCE_INIT;
 
 rr_tuid rr__tuid_new(void) {
-  uint64_t now = (uint64_t)rr__now_ns();
-  if (now > t_last.time_ns) {
-    t_last.time_ns = now;
+  if (RR__UNLIKELY(!t_seeded)) {
+    pthread_once(&g_reseed_once, install_reseed);
     t_last.inc = rr__random_u64() & ~(1ull << 63);
-  } else {
-    t_last.inc++;
+    t_seeded = true;
   }
+  uint64_t now = (uint64_t)rr__now_ns();
+  if (now > t_last.time_ns) t_last.time_ns = now;
+  t_last.inc++;
   return t_last;
 }
 

@@ -149,6 +149,7 @@ static int build_message(struct enc_ctx *c, const rr_log_msg *m, bool lz4, Proto
         int bound = LZ4_compressBound((int)ipc.len);
         c->lz4 = rr__malloc((size_t)bound > 0 ? (size_t)bound : 1);
         if (!c->lz4) return rr__err(err, RR_ENOMEM, "out of memory for LZ4 output (%d bytes)", bound);
+        rr__advise_huge(c->lz4, (size_t)bound);
         int n = ipc.len ? LZ4_compress_default((const char *)ipc.ptr, (char *)c->lz4, (int)ipc.len, bound) : 0;
         if (ipc.len && n <= 0) return rr__err(err, RR_EINTERNAL, "LZ4 compression failed");
         c->arrow.compression = RERUN__COMMON__V1ALPHA1__COMPRESSION__COMPRESSION_LZ4;
@@ -440,6 +441,7 @@ static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
   uint8_t *ipc = NULL;
   if (rc == RR_OK && ulen > 0) {
     ipc = rr__malloc((size_t)ulen);
+    if (ipc) rr__advise_huge(ipc, (size_t)ulen);
     if (!ipc) rc = rr__err(err, RR_ENOMEM, "out of memory for %llu IPC bytes", (unsigned long long)ulen);
     else if (((uintptr_t)ipc & 7u) != 0)
       rc = rr__err(err, RR_EINTERNAL, "allocator returned memory that is not 8-byte aligned");

@@ -110,11 +110,11 @@ fail:
 struct acc_col *rr__acc_col(struct acc *a, const char *component, const char *archetype,
                             const char *component_type, const struct ArrowSchema *value_type,
                             bool *conflict) {
-  *conflict = false;
+  if (conflict) *conflict = false;
   for (size_t i = 0; i < a->n_cols; i++) {
     struct acc_col *c = &a->cols[i];
     if (strcmp(c->component, component)) continue;
-    if (!rr_arrow_schema_equal(c->list_type.children[0], value_type, false)) *conflict = true;
+    if (conflict && !rr_arrow_schema_equal(c->list_type.children[0], value_type, false)) *conflict = true;
     return c;
   }
   struct acc_col *nc = rr__realloc(a->cols, (a->n_cols + 1) * sizeof *nc);
@@ -173,9 +173,13 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
     if (!t->name) goto fail;
     t->type = a->tl[i].type;
     c->n_timelines++;
+    size_t cap = a->tl[i].times.len;
     t->times = (int64_t *)(void *)rr_buf_steal(&a->tl[i].times, NULL);
+    (void)rr_buf_reserve(&a->tl[i].times, cap); /* the next chunk is likely as long */
   }
+  size_t cap = a->row_ids.len;
   c->row_ids = rr_buf_steal(&a->row_ids, NULL);
+  (void)rr_buf_reserve(&a->row_ids, cap);
   for (size_t i = 0; i < a->n_cols; i++) {
     struct acc_col *col = &a->cols[i];
     struct rr_chunk_component *k = &c->components[c->n_components];
@@ -234,7 +238,7 @@ static void close_all(rr_recording *rec) {
 /* Applies the backpressure policy after a row was added. Under rec->mu. */
 void rr__backpressure(rr_recording *rec) {
   if ((int64_t)(rec->q_bytes + rec->acc_bytes) <= rec->max_in_flight) return;
-  if (rec->policy == RR_BACKPRESSURE_BLOCK) {
+  if (rec->policy != RR_BACKPRESSURE_DROP_OLDEST) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + rec->block_timeout_ms * 1000000;
@@ -356,39 +360,52 @@ static void write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
   }
 }
 
+/* Takes one chunk at a time off the queue, so that the backlog stays in
+ * the queue where the backpressure policy can see (and drop) it. */
 void *rr__batcher_main(void *arg) {
   rr_recording *rec = arg;
   pthread_mutex_lock(&rec->mu);
-  int64_t next_tick = rr__mono_ns() + rec->flush_tick_ns;
+  int64_t last_tick = rr__mono_ns(), next_tick;
+  uint64_t closed_gen = rec->flush_done; /* flush generation whose rows are all closed */
   for (;;) {
     while (!rec->stop && !rec->q_head && rec->flush_req == rec->flush_done) {
       int64_t now = rr__mono_ns();
+      next_tick = last_tick + rec->flush_tick_ns; /* the tick may change with the sink */
       if (now >= next_tick) break;
       struct timespec ts = {next_tick / 1000000000, next_tick % 1000000000};
       pthread_cond_timedwait(&rec->cv_work, &rec->mu, &ts);
     }
     int64_t now = rr__mono_ns();
-    uint64_t gen = rec->flush_req;
-    if (now >= next_tick || gen != rec->flush_done || rec->stop) {
+    if (now >= last_tick + rec->flush_tick_ns || rec->flush_req != closed_gen || rec->stop) {
+      closed_gen = rec->flush_req;
       close_all(rec);
-      next_tick = now + rec->flush_tick_ns;
+      last_tick = now;
     }
-    struct rr_chunk_node *list = rec->q_head;
-    size_t bytes = 0;
-    for (struct rr_chunk_node *n = list; n; n = n->next) bytes += n->bytes;
-    rec->q_head = rec->q_tail = NULL;
-    bool stop = rec->stop;
+    struct rr_chunk_node *node = rec->q_head;
+    if (node) {
+      rec->q_head = node->next;
+      if (!rec->q_head) rec->q_tail = NULL;
+      node->next = NULL;
+    }
     pthread_mutex_unlock(&rec->mu);
 
     pthread_mutex_lock(&rec->sink_mu);
-    write_chunks(rec, list);
+    size_t bytes = node ? node->bytes : 0;
+    if (node) write_chunks(rec, node);
+    else send_store_info(rec);
     pthread_mutex_unlock(&rec->sink_mu);
 
     pthread_mutex_lock(&rec->mu);
     rec->q_bytes -= bytes;
-    if (gen != rec->flush_done && !rec->q_head) rec->flush_done = gen;
+    if (!rec->q_head && closed_gen != rec->flush_done) rec->flush_done = closed_gen;
     pthread_cond_broadcast(&rec->cv_done);
-    if (stop && !rec->q_head) break;
+    if (rec->stop && !rec->q_head && closed_gen == rec->flush_req) {
+      /* one last look: rows logged while we wrote */
+      bool empty = true;
+      for (size_t i = 0; i < rec->accs.cap && empty; i++)
+        if (rec->accs.slots[i].key && ((struct acc *)rec->accs.slots[i].value)->num_rows) empty = false;
+      if (empty) break;
+    }
   }
   pthread_mutex_unlock(&rec->mu);
   return NULL;
@@ -435,6 +452,12 @@ int rr__set_sink(rr_recording *rec, struct rr_sink *sink) {
   if (old) {
     old->close(old);
     rec->store_info_sent = false;
+  }
+  if (sink && sink->default_flush_tick_ns > 0 && !rec->flush_tick_explicit) {
+    pthread_mutex_lock(&rec->mu);
+    rec->flush_tick_ns = sink->default_flush_tick_ns;
+    pthread_cond_signal(&rec->cv_work); /* re-arm the tick */
+    pthread_mutex_unlock(&rec->mu);
   }
   if (sink) {
     struct rr_msg *m = rec->buf_head;

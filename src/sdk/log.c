@@ -48,6 +48,41 @@ static int row_failed(rr_recording *rec, struct acc *a, int rc, rr_error *err) {
   return rr__err(err, rc, "out of memory appending a row to %s: its pending rows were dropped", a->entity_path);
 }
 
+/* The accumulator of the thread's last archetype log call: a repeated call
+ * to the same path with the same timeline set skips the path parse and two
+ * map lookups. Accumulators live as long as their stream, and `serial`
+ * never repeats, so a hit is always valid. */
+static _Thread_local struct {
+  uint64_t serial, tl_version;
+  bool is_static, internal;
+  char path[128];
+  struct acc *acc;
+} t_last_acc;
+
+/* Finds (or creates) the accumulator for a user path. Under rec->mu. */
+static struct acc *acc_for(rr_recording *rec, const char *path, bool is_static, bool internal,
+                           const struct tl_value *tl, size_t ntl, uint64_t version, rr_error *err) {
+  if (t_last_acc.acc && t_last_acc.serial == rec->serial && t_last_acc.tl_version == version &&
+      t_last_acc.is_static == is_static && t_last_acc.internal == internal && !strcmp(t_last_acc.path, path))
+    return t_last_acc.acc;
+  const char *cpath = canonical_path(rec, path, internal, err);
+  if (!cpath) return NULL;
+  rr_buf key = RR_BUF_INIT;
+  struct acc *a = rr__acc_get(rec, cpath, is_static, tl, ntl, &key);
+  rr_buf_free(&key);
+  if (!a) { rr__err(err, RR_ENOMEM, "out of memory"); return NULL; }
+  size_t n = strlen(path);
+  if (n < sizeof t_last_acc.path) {
+    memcpy(t_last_acc.path, path, n + 1);
+    t_last_acc.serial = rec->serial;
+    t_last_acc.tl_version = version;
+    t_last_acc.is_static = is_static;
+    t_last_acc.internal = internal;
+    t_last_acc.acc = a;
+  }
+  return a;
+}
+
 static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id type, const void *arch,
                          bool is_static, bool internal, rr_error *err) {
   const rr__archetype_def *def = rr__archetype_get(type);
@@ -56,14 +91,11 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
   RR_TRY(def->validate(arch, err));
   pthread_mutex_lock(&rec->mu);
   int rc = RR_OK;
-  const char *cpath = canonical_path(rec, path, internal, err);
-  if (!cpath) { pthread_mutex_unlock(&rec->mu); return err && err->code < 0 ? err->code : RR_EPATH; }
   size_t ntl = 0;
-  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl);
-  rr_buf key = RR_BUF_INIT;
-  struct acc *a = rr__acc_get(rec, cpath, is_static, tl, ntl, &key);
-  rr_buf_free(&key);
-  if (!a) { pthread_mutex_unlock(&rec->mu); return rr__err(err, RR_ENOMEM, "out of memory"); }
+  uint64_t version = 0;
+  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl, &version);
+  struct acc *a = acc_for(rec, path, is_static, internal, tl, ntl, version, err);
+  if (!a) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
   if ((rc = rr__acc_row_begin(rec, a, tl, ntl)) < 0) goto fail;
   size_t bytes = 16 + 8 * a->n_tl;
   for (size_t i = 0; i < def->nfields; i++) {
@@ -71,10 +103,10 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
     const void *p = rr__field_ptr(f, arch);
     if (!p) continue;
     size_t n = rr__field_count(f, arch);
-    bool conflict;
-    struct acc_col *col = rr__acc_col(a, f->component, def->name, f->type->type_name, f->type->arrow_type(), &conflict);
+    struct acc_col *col = rr__acc_col(a, f->component, def->name, f->type->type_name, f->type->arrow_type(), NULL);
     if (!col) { rc = RR_ENOMEM; goto fail; }
-    if ((rc = f->type->append(rr_arrow_builder_child(col->b, 0), p, n, err)) < 0) goto fail;
+    /* def->validate checked every field above */
+    if ((rc = f->type->append_trusted(rr_arrow_builder_child(col->b, 0), p, n)) < 0) goto fail;
     if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
     bytes += n * f->type->c_size;
   }
@@ -133,7 +165,7 @@ static int log_columns(rr_recording *rec, const char *path, rr_component_column 
   const char *cpath = canonical_path(rec, path, internal, err);
   if (!cpath) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
   size_t ntl = 0;
-  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl);
+  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl, NULL);
   rr_buf key = RR_BUF_INIT;
   struct acc *a = rr__acc_get(rec, cpath, is_static, tl, ntl, &key);
   rr_buf_free(&key);

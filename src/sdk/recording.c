@@ -71,6 +71,7 @@ static int64_t env_secs_ns(const char *name, int64_t dflt) {
 
 struct thread_time {
   uint64_t serial;
+  uint64_t version; /* of the timeline set; unique process-wide */
   size_t n;
   struct tl_value *tl; /* sorted by name */
 };
@@ -78,6 +79,8 @@ struct thread_times {
   size_t n;
   struct thread_time *items;
 };
+static uint64_t g_tl_version; /* atomically incremented */
+static uint64_t next_version(void) { return __atomic_add_fetch(&g_tl_version, 1, __ATOMIC_RELAXED); }
 static pthread_key_t g_time_key;
 static pthread_once_t g_time_once = PTHREAD_ONCE_INIT;
 
@@ -108,6 +111,7 @@ static struct thread_time *thread_time(const rr_recording *rec, bool create) {
   tt->items = ni;
   memset(&ni[tt->n], 0, sizeof ni[tt->n]);
   ni[tt->n].serial = rec->serial;
+  ni[tt->n].version = next_version();
   return &ni[tt->n++];
 }
 
@@ -144,6 +148,7 @@ static int set_time(rr_recording *rec, const char *timeline, int type, int64_t v
   size_t i = 0;
   while (i < tt->n && strcmp(tt->tl[i].name, timeline) < 0) i++;
   if (i < tt->n && !strcmp(tt->tl[i].name, timeline)) {
+    if (tt->tl[i].type != type) tt->version = next_version();
     tt->tl[i].type = type;
     tt->tl[i].value = value;
     return RR_OK;
@@ -156,6 +161,7 @@ static int set_time(rr_recording *rec, const char *timeline, int type, int64_t v
   memmove(&nt[i + 1], &nt[i], (tt->n - i) * sizeof *nt);
   nt[i] = (struct tl_value){name, type, value};
   tt->n++;
+  tt->version = next_version();
   return RR_OK;
 }
 
@@ -193,6 +199,7 @@ int rr_disable_timeline(rr_recording *rec, const char *timeline) {
     rr__free(tt->tl[i].name);
     memmove(&tt->tl[i], &tt->tl[i + 1], (tt->n - i - 1) * sizeof *tt->tl);
     tt->n--;
+    tt->version = next_version();
     break;
   }
   return RR_OK;
@@ -204,6 +211,7 @@ int rr_reset_time(rr_recording *rec) {
   if (!tt) return RR_OK;
   for (size_t i = 0; i < tt->n; i++) rr__free(tt->tl[i].name);
   tt->n = 0;
+  tt->version = next_version();
   return RR_OK;
 }
 
@@ -247,12 +255,14 @@ int rr_recording_new(rr_recording **out, const rr_recording_options *opts, rr_er
   }
   rec->strict = opts->strict;
   rec->compress = !opts->no_compression;
-  rec->flush_tick_ns = opts->flush_tick_nanos > 0 ? opts->flush_tick_nanos : env_secs_ns("RERUN_FLUSH_TICK_SECS", 200000000);
+  rec->flush_tick_ns = opts->flush_tick_nanos > 0 ? opts->flush_tick_nanos : env_secs_ns("RERUN_FLUSH_TICK_SECS", 0);
+  rec->flush_tick_explicit = rec->flush_tick_ns > 0;
+  if (!rec->flush_tick_explicit) rec->flush_tick_ns = 200000000; /* Rerun's default */
   rec->flush_num_bytes = opts->flush_num_bytes > 0 ? opts->flush_num_bytes : env_i64("RERUN_FLUSH_NUM_BYTES", 2 << 20);
   rec->flush_num_rows = opts->flush_num_rows > 0 ? opts->flush_num_rows : env_i64("RERUN_FLUSH_NUM_ROWS", INT64_MAX);
   rec->max_in_flight = opts->max_bytes_in_flight > 0 ? opts->max_bytes_in_flight : 100 << 20;
   rec->policy = opts->backpressure;
-  rec->block_timeout_ms = opts->block_timeout_ms > 0 ? opts->block_timeout_ms : 1000;
+  rec->block_timeout_ms = opts->block_timeout_ms > 0 ? opts->block_timeout_ms : 5000;
   rec->buffered_keep = true;
   pthread_mutex_init(&rec->mu, NULL);
   pthread_mutex_init(&rec->sink_mu, NULL);
@@ -288,9 +298,10 @@ const char *rr_recording_id(const rr_recording *rec) { return rec ? rec->rec_id 
 const char *rr_recording_application_id(const rr_recording *rec) { return rec ? rec->app_id : NULL; }
 bool rr_recording_is_enabled(const rr_recording *rec) { return rec && rec->enabled; }
 
-const struct tl_value *rr__thread_timelines(const rr_recording *rec, size_t *n) {
+const struct tl_value *rr__thread_timelines(const rr_recording *rec, size_t *n, uint64_t *version) {
   struct thread_time *tt = thread_time(rec, false);
   *n = tt ? tt->n : 0;
+  if (version) *version = tt ? tt->version : 0;
   return tt ? tt->tl : NULL;
 }
 

@@ -40,6 +40,9 @@ struct rr_sink {
   /* A forked child may keep using the sink even if a write was in flight in
    * the parent at fork time (true for plain file descriptors). */
   bool fork_safe;
+  /* Flush tick this sink prefers when the user set none (0: keep), as
+   * Rerun's sinks do: live network sinks want low latency (8 ms). */
+  int64_t default_flush_tick_ns;
 };
 
 int rr__sink_file_new(struct rr_sink **out, const char *path, bool compressed, rr_error *err);
@@ -77,6 +80,7 @@ struct rr_recording {
   char *app_id, *rec_id;
   bool enabled, strict, compress;
   int64_t flush_tick_ns, flush_num_bytes, flush_num_rows, max_in_flight, block_timeout_ms;
+  bool flush_tick_explicit; /* from the options or RERUN_FLUSH_TICK_SECS */
   rr_backpressure policy;
 
   pthread_mutex_t mu;
@@ -123,8 +127,9 @@ void rr__recording_release(rr_recording *rec);
 void rr__recording_after_fork_child(rr_recording *rec);
 /* recording.c */
 int rr__start_thread(rr_recording *rec); /* under rec->mu */
-/* The thread's timeline values for rec (sorted by name); n = 0 if none. */
-const struct tl_value *rr__thread_timelines(const rr_recording *rec, size_t *n);
+/* The thread's timeline values for rec (sorted by name); n = 0 if none.
+ * *version changes whenever the set of timelines (names, types) changes. */
+const struct tl_value *rr__thread_timelines(const rr_recording *rec, size_t *n, uint64_t *version);
 int rr__resolve(rr_recording **rec);
 int rr__report(const rr_recording *rec, int rc, rr_error *err, const char *what);
 

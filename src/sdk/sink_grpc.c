@@ -501,7 +501,8 @@ int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, 
   if (u.tls) return rr__err(err, RR_EUNSUPPORTED, "'%s': TLS (https) is not supported by this build", url);
   struct grpc_sink *g = rr__calloc(1, sizeof *g);
   if (!g) return rr__err(err, RR_ENOMEM, "out of memory");
-  g->base = (struct rr_sink){.name = "grpc", .write = grpc_write, .flush = grpc_flush, .close = grpc_close};
+  g->base = (struct rr_sink){.name = "grpc", .write = grpc_write, .flush = grpc_flush, .close = grpc_close,
+                             .default_flush_tick_ns = 8000000 /* live streams: Rerun's LOW_LATENCY */};
   g->rec = rec;
   g->url = u;
   g->fd = -1;

@@ -155,6 +155,9 @@ typedef struct rr__component_def {
    * arrow_type(). On a validation error nothing is appended. */
   int (*append)(rr_arrow_builder *value_builder, const void *instances, size_t n,
                 rr_error *err);
+  /* Appends n instances that validate() already accepted (the SDK's hot
+   * path: the archetype's validate covers every field). */
+  int (*append_trusted)(rr_arrow_builder *value_builder, const void *instances, size_t n);
   /* The value type (the column list's child field "item", nullable).
    * Shared, read-only; NULL only if building it ran out of memory. */
   const struct ArrowSchema *(*arrow_type)(void);

@@ -590,6 +590,9 @@ static int append_checked(const rr__component_def *c, rr_arrow_builder *b, const
   static int append_##Name(rr_arrow_builder *b, const void *inst, size_t n, rr_error *err) { \
     return append_checked(&rr__components[RR__COMP_##Name], b, inst, n, err);                \
   }                                                                                       \
+  static int append_trusted_##Name(rr_arrow_builder *b, const void *inst, size_t n) {     \
+    return append_rep(&rr__components[RR__COMP_##Name], b, inst, n);                     \
+  }                                                                                       \
   static const struct ArrowSchema *arrow_type_##Name(void) { return schema_of(RR__COMP_##Name); }
 RR__COMPONENT_TABLE(RR__COMP_FUNCS)
 #undef RR__COMP_FUNCS
@@ -597,7 +600,8 @@ RR__COMPONENT_TABLE(RR__COMP_FUNCS)
 const rr__component_def rr__components[RR__COMP_COUNT] = {
 #define RR__COMP_DEF(Name, ctype, rep, param)                                           \
   [RR__COMP_##Name] = {"rerun.components." #Name, #Name, RR__COMP_##Name, rep, param,   \
-                       sizeof(ctype), validate_##Name, append_##Name, arrow_type_##Name},
+                       sizeof(ctype), validate_##Name, append_##Name, append_trusted_##Name,   \
+                       arrow_type_##Name},
     RR__COMPONENT_TABLE(RR__COMP_DEF)
 #undef RR__COMP_DEF
 };

@@ -430,7 +430,7 @@ static void test_backpressure_drop_oldest(void **state) {
   int fds[2];
   assert_int_equal(pipe(fds), 0);
   rr_recording_options o = {.application_id = "app", .strict = true, .flush_num_rows = 1,
-                            .max_bytes_in_flight = 256 << 10};
+                            .max_bytes_in_flight = 256 << 10, .backpressure = RR_BACKPRESSURE_DROP_OLDEST};
   rr_recording *rec;
   assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
   struct rr_sink *s;
@@ -459,6 +459,50 @@ static void test_backpressure_drop_oldest(void **state) {
   waitpid(pid, NULL, 0);
 }
 
+/* The default policy waits for a slow sink instead of dropping: every row
+ * arrives, and memory stays bounded. */
+struct drainer { int fd; size_t got; };
+static void *drain_slowly(void *arg) {
+  struct drainer *d = arg;
+  char buf[16384];
+  ssize_t k;
+  while ((k = read(d->fd, buf, sizeof buf)) > 0) { d->got += (size_t)k; usleep(200); }
+  return NULL;
+}
+
+static void test_backpressure_default_blocks(void **state) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  rr_recording_options o = {.application_id = "app", .strict = true, .flush_num_rows = 1,
+                            .max_bytes_in_flight = 512 << 10, .no_compression = true};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  struct rr_sink *s;
+  assert_int_equal(rr__sink_fd_new(&s, fds[1], true, false, "pipe", NULL), RR_OK);
+  assert_int_equal(rr__set_sink(rec, s), RR_OK);
+  struct drainer d = {fds[0], 0};
+  pthread_t th;
+  pthread_create(&th, NULL, drain_slowly, &d);
+  static rr_position3d pts[10000];
+  uint64_t max_in_flight = 0;
+  for (int i = 0; i < 100; i++) {
+    rr_set_time_sequence(rec, "i", i);
+    rr_points3d p = {.positions = pts, .num_positions = 10000};
+    assert_int_equal(rr_log(rec, "big", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+    rr_recording_stats st;
+    rr_recording_stats_get(rec, &st);
+    if (st.bytes_in_flight > max_in_flight) max_in_flight = st.bytes_in_flight;
+  }
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  assert_int_equal(st.chunks_dropped, 0);
+  assert_true(max_in_flight <= (512 << 10) + 130000); /* one row over the bound at most */
+  rr_recording_free(rec);
+  pthread_join(th, NULL);
+  close(fds[0]);
+  assert_true(d.got > 100 * 120000); /* all 100 rows of 120 kB went through */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_points_round_trip),
@@ -473,6 +517,7 @@ int main(void) {
       cmocka_unit_test(test_send_columns),
       cmocka_unit_test(test_flush_thresholds_and_any_values),
       cmocka_unit_test(test_backpressure_drop_oldest),
+      cmocka_unit_test(test_backpressure_default_blocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
