@@ -34,7 +34,7 @@ run server-e2e /usr/bin/python3 tests/e2e/server/run.py "$BUILD"; grep -E '^serv
 
 # 3. JavaScript cross-checks (apache-arrow as an independent reader/writer).
 if ls tests/js/*.test.mjs >/dev/null 2>&1; then
-  run js node --test tests/js/
+  run js env RR_BUILD_DIR="$BUILD" node --test tests/js/
   grep -E '^# (pass|fail)' "$log/js.log" | tr '\n' ' ' | sed 's/^/js: /'; echo
 fi
 
