@@ -518,6 +518,14 @@ static void h1_static(conn *c, rr_str path) {
   char full[1024];
   snprintf(full, sizeof full, "%s%s", s->web_dir, rel);
   FILE *f = fopen(full, "rb");
+  /* The viewer package imports some modules without their ".js" (ES module
+   * specifiers resolved by bundlers): serve "x" as "x.js" when only that exists. */
+  const char *slash = strrchr(rel, '/'), *type_of = rel;
+  if (!f && !strchr(slash ? slash : rel, '.') && strlen(full) + 4 < sizeof full) {
+    strcat(full, ".js");
+    f = fopen(full, "rb");
+    if (f) type_of = full;
+  }
   struct stat sb;
   if (!f || fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
     if (f) fclose(f);
@@ -538,7 +546,7 @@ static void h1_static(conn *c, rr_str path) {
     h1_respond(c, 500, "Internal Server Error", NULL, NULL, 0, NULL);
     return;
   }
-  h1_respond(c, 200, "OK", mime(rel), data, got, "cache-control: no-cache\r\n");
+  h1_respond(c, 200, "OK", mime(type_of), data, got, "cache-control: no-cache\r\n");
   rr__free(data);
 }
 
