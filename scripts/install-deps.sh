@@ -4,16 +4,21 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
+# Libraries and build tools: Debian packages, checked by package name.
 debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libprotobuf-c-dev protobuf-c-compiler liblz4-dev libzstd-dev libxxhash-dev
       libnghttp2-dev libcurl4-openssl-dev libssl-dev libuv1-dev libcmocka-dev
-      nodejs npm chromium
-      python3 python3-numpy python3-pytest python3-grpcio python3-grpc-tools)
-
+      python3-numpy python3-pytest python3-grpcio python3-grpc-tools)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Programs: checked by command, since a machine may have them from elsewhere
+# (a Node.js from another distribution channel conflicts with Debian's npm).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/python3 ] || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

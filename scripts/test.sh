@@ -27,7 +27,7 @@ if [ "${RR_SKIP_ASAN:-0}" != 1 ]; then
   grep -E 'tests passed|tests failed' "$log/ctest-asan.log" | tail -1 | sed 's/^/c (asan+ubsan): /'
 fi
 
-run analytics python3 tests/cli/analytics/run.py "$BUILD/rerun"; grep -E '^analytics: [0-9]+ passed' "$log/analytics.log"
+run analytics /usr/bin/python3 tests/cli/analytics/run.py "$BUILD/rerun"; grep -E '^analytics: [0-9]+ passed' "$log/analytics.log"
 run rrd-cli bash tests/cli/rrd/run.sh "$BUILD"; grep -E '^rrd-cli: [0-9]+ passed' "$log/rrd-cli.log"
 
 run server-e2e /usr/bin/python3 tests/e2e/server/run.py "$BUILD"; grep -E '^server-e2e: [0-9]+ passed' "$log/server-e2e.log"
