@@ -45,6 +45,7 @@ static void acc_discard(struct acc *a) {
   for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_reset(a->cols[i].b);
   a->num_rows = 0;
   a->bytes = 0;
+  a->unsorted = false;
 }
 
 void rr__acc_discard(rr_recording *rec, struct acc *a) {
@@ -207,6 +208,7 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
   c->n_components = w;
   node->bytes = a->bytes;
   a->num_rows = 0;
+  a->unsorted = false;
   rec->acc_bytes -= a->bytes;
   a->bytes = 0;
   rec->q_bytes += node->bytes;
@@ -275,7 +277,10 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
   for (size_t i = 0; i < a->n_cols; i++)
     if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows)
       RR_TRY(rr_arrow_builder_append_nulls(a->cols[i].b, 1));
-  if ((int64_t)a->bytes >= rec->flush_num_bytes || a->num_rows >= rec->flush_num_rows)
+  /* As Rerun's batcher: a chunk with an unsorted timeline stays small, so
+   * that the viewer's per-chunk sorting stays cheap. */
+  if ((int64_t)a->bytes >= rec->flush_num_bytes || a->num_rows >= rec->flush_num_rows ||
+      (a->unsorted && a->num_rows >= rec->max_rows_if_unsorted))
     RR_TRY(rr__acc_close(rec, a));
   rr__backpressure(rec);
   return RR_OK;
@@ -294,7 +299,15 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
   rr__tuid_to_be(id, be);
   RR_TRY(rr_buf_append(&a->row_ids, be, 16));
   if (a->is_static) return RR_OK;
-  for (size_t i = 0; i < n; i++) RR_TRY(rr_buf_append(&a->tl[i].times, &tl[i].value, 8));
+  for (size_t i = 0; i < n; i++) {
+    rr_buf *b = &a->tl[i].times;
+    if (b->len >= 8) {
+      int64_t last;
+      memcpy(&last, b->data + b->len - 8, 8);
+      if (tl[i].value < last) a->unsorted = true;
+    }
+    RR_TRY(rr_buf_append(b, &tl[i].value, 8));
+  }
   int64_t tick = rec->tick++, now = rr__now_ns();
   RR_TRY(rr_buf_append(&a->tl[n].times, &tick, 8));
   RR_TRY(rr_buf_append(&a->tl[n + 1].times, &now, 8));

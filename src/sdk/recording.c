@@ -260,6 +260,8 @@ int rr_recording_new(rr_recording **out, const rr_recording_options *opts, rr_er
   if (!rec->flush_tick_explicit) rec->flush_tick_ns = 200000000; /* Rerun's default */
   rec->flush_num_bytes = opts->flush_num_bytes > 0 ? opts->flush_num_bytes : env_i64("RERUN_FLUSH_NUM_BYTES", 2 << 20);
   rec->flush_num_rows = opts->flush_num_rows > 0 ? opts->flush_num_rows : env_i64("RERUN_FLUSH_NUM_ROWS", INT64_MAX);
+  rec->max_rows_if_unsorted = env_i64("RERUN_CHUNK_MAX_ROWS_IF_UNSORTED", 8192);
+  if (rec->max_rows_if_unsorted <= 0) rec->max_rows_if_unsorted = 8192;
   rec->max_in_flight = opts->max_bytes_in_flight > 0 ? opts->max_bytes_in_flight : 100 << 20;
   rec->policy = opts->backpressure;
   rec->block_timeout_ms = opts->block_timeout_ms > 0 ? opts->block_timeout_ms : 5000;

@@ -70,6 +70,7 @@ struct acc {
   size_t n_cols;
   struct acc_col *cols;
   size_t bytes;  /* estimate of data appended since the last close */
+  bool unsorted; /* some timeline went backwards since the last close */
 };
 
 /* The thread's time for one stream. */
@@ -81,6 +82,7 @@ struct rr_recording {
   bool enabled, strict, compress;
   int64_t flush_tick_ns, flush_num_bytes, flush_num_rows, max_in_flight, block_timeout_ms;
   bool flush_tick_explicit; /* from the options or RERUN_FLUSH_TICK_SECS */
+  int64_t max_rows_if_unsorted; /* RERUN_CHUNK_MAX_ROWS_IF_UNSORTED, Rerun's 8192 */
   rr_backpressure policy;
 
   pthread_mutex_t mu;

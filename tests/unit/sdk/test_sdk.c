@@ -424,6 +424,39 @@ static void test_flush_thresholds_and_any_values(void **state) {
   rr_recording_free(rec);
 }
 
+/* Unsorted timelines split chunks at RERUN_CHUNK_MAX_ROWS_IF_UNSORTED rows,
+ * and the is_sorted flag is only claimed when true. */
+static void test_unsorted_split(void **state) {
+  setenv("RERUN_CHUNK_MAX_ROWS_IF_UNSORTED", "100", 1);
+  rr_recording *rec = new_mem("app", true);
+  unsetenv("RERUN_CHUNK_MAX_ROWS_IF_UNSORTED");
+  for (int i = 0; i < 1000; i++) {
+    rr_set_time_sequence(rec, "t", (i * 7919) % 1000); /* a permutation: unsorted */
+    rr_scalar v = i;
+    rr_scalars s = {.scalars = &v, .num_scalars = 1};
+    assert_int_equal(rr_log(rec, "u", RR_ARCHETYPE_SCALARS, &s, NULL), RR_OK);
+  }
+  tdecoded *d = drain(rec);
+  assert_int_equal(trows(d, "/u"), 1000);
+  int chunks = 0;
+  for (int i = 0; i < d->n_chunks; i++) {
+    const tchunk *c = &d->chunks[i];
+    if (strcmp(c->entity, "/u")) continue;
+    chunks++;
+    assert_true(c->num_rows <= 100);
+    int t = tcol(c, "t");
+    const int64_t *v = c->batch.children[t]->buffers[1];
+    bool sorted = true;
+    for (int64_t r = 1; r < c->num_rows; r++) sorted = sorted && v[r - 1] <= v[r];
+    rr_str flag;
+    bool claimed = rr_arrow_metadata_get(c->schema.children[t]->metadata, "rerun:is_sorted", &flag) == RR_OK;
+    assert_true(claimed == sorted);
+  }
+  assert_true(chunks >= 10);
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
 /* A sink that never keeps up: a pipe nobody reads. The log call must not
  * wait, and the drop policy must count what it dropped. */
 static void test_backpressure_drop_oldest(void **state) {
@@ -516,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_killed_writer_leaves_decodable_file),
       cmocka_unit_test(test_send_columns),
       cmocka_unit_test(test_flush_thresholds_and_any_values),
+      cmocka_unit_test(test_unsorted_split),
       cmocka_unit_test(test_backpressure_drop_oldest),
       cmocka_unit_test(test_backpressure_default_blocks),
   };
