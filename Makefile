@@ -12,8 +12,8 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS) 2>&1 | grep -v -E '^\[ *[0-9]+%\]|^-- |Consolidate compiler' || true
-	@test -x $(BUILD)/rerun || { echo "build failed" >&2; exit 1; }
+	@MAKEFLAGS= cmake --build $(BUILD) -j$(JOBS) >$(BUILD)/build.log 2>&1 || \
+	  { grep -E 'error|warning' $(BUILD)/build.log | head -40; echo "build failed: see $(BUILD)/build.log" >&2; exit 1; }
 
 # Every runner prints its own summary line.
 test: build

@@ -22,7 +22,7 @@ grep -E 'tests passed|tests failed' "$log/ctest.log" | tail -1 | sed 's/^/c: /'
 # 2. The same C tests under ASan + UBSan.
 if [ "${RR_SKIP_ASAN:-0}" != 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRR_ASAN=ON >/dev/null &&
-  cmake --build build-asan -j2 >"$log/asan-build.log" 2>&1 || { status=1; echo "== asan build FAILED"; tail -40 "$log/asan-build.log"; }
+  MAKEFLAGS= cmake --build build-asan -j2 >"$log/asan-build.log" 2>&1 || { status=1; echo "== asan build FAILED"; tail -40 "$log/asan-build.log"; }
   run ctest-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j2
   grep -E 'tests passed|tests failed' "$log/ctest-asan.log" | tail -1 | sed 's/^/c (asan+ubsan): /'
 fi
