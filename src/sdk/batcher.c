@@ -288,13 +288,7 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
 
 /* Appends the row id and times of a new row. Under rec->mu. */
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n) {
-  rr_tuid id = rr__tuid_new();
-  if (id.time_ns < rec->last_row_id.time_ns ||
-      (id.time_ns == rec->last_row_id.time_ns && id.inc <= rec->last_row_id.inc)) {
-    id = rec->last_row_id; /* another thread's clock was ahead: stay increasing */
-    id.inc++;
-  }
-  rec->last_row_id = id;
+  rr_tuid id = rr__next_row_id(rec);
   uint8_t be[16];
   rr__tuid_to_be(id, be);
   RR_TRY(rr_buf_append(&a->row_ids, be, 16));
@@ -553,10 +547,28 @@ void rr__recording_after_fork_child(rr_recording *rec) {
   rec->q_bytes = rec->acc_bytes = 0;
   rec->thread_running = false;
   rec->flush_done = rec->flush_req;
+  rr__init_conds(rec);
+}
+
+/* Condition variables timed on the monotonic clock. */
+void rr__init_conds(rr_recording *rec) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&rec->cv_work, &ca);
   pthread_cond_init(&rec->cv_done, &ca);
   pthread_condattr_destroy(&ca);
+}
+
+/* The next row id: strictly increasing within the stream even when threads'
+ * clocks disagree. Under rec->mu. */
+rr_tuid rr__next_row_id(rr_recording *rec) {
+  rr_tuid id = rr__tuid_new();
+  if (id.time_ns < rec->last_row_id.time_ns ||
+      (id.time_ns == rec->last_row_id.time_ns && id.inc <= rec->last_row_id.inc)) {
+    id = rec->last_row_id; /* another thread's clock was ahead */
+    id.inc++;
+  }
+  rec->last_row_id = id;
+  return id;
 }

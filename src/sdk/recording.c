@@ -268,12 +268,7 @@ int rr_recording_new(rr_recording **out, const rr_recording_options *opts, rr_er
   rec->buffered_keep = true;
   pthread_mutex_init(&rec->mu, NULL);
   pthread_mutex_init(&rec->sink_mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&rec->cv_work, &ca);
-  pthread_cond_init(&rec->cv_done, &ca);
-  pthread_condattr_destroy(&ca);
+  rr__init_conds(rec);
 
   pthread_once(&g_fork_once, install_atfork);
   pthread_mutex_lock(&g_mu);

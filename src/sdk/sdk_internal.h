@@ -127,6 +127,8 @@ int rr__set_sink(rr_recording *rec, struct rr_sink *sink);
 void rr__recording_stop(rr_recording *rec);
 void rr__recording_release(rr_recording *rec);
 void rr__recording_after_fork_child(rr_recording *rec);
+void rr__init_conds(rr_recording *rec);
+rr_tuid rr__next_row_id(rr_recording *rec); /* under rec->mu */
 /* recording.c */
 int rr__start_thread(rr_recording *rec); /* under rec->mu */
 /* The thread's timeline values for rec (sorted by name); n = 0 if none.
