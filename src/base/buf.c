@@ -31,7 +31,7 @@ int rr_buf_reserve(rr_buf *b, size_t extra) {
   return RR_OK;
 }
 
-int rr_buf_append(rr_buf *b, const void *p, size_t n) {
+int rr_buf_append_slow(rr_buf *b, const void *p, size_t n) {
   if (n == 0) return RR_OK;
   RR_TRY(rr_buf_reserve(b, n));
   memcpy(b->data + b->len, p, n);

@@ -60,7 +60,16 @@ typedef struct rr_buf {
 
 #define RR_BUF_INIT {NULL, 0, 0}
 int rr_buf_reserve(rr_buf *b, size_t extra);  /* room for `extra` more bytes */
-int rr_buf_append(rr_buf *b, const void *p, size_t n);
+int rr_buf_append_slow(rr_buf *b, const void *p, size_t n);
+/* Inline when it fits, so that small fixed-size appends compile to a move. */
+static inline int rr_buf_append(rr_buf *b, const void *p, size_t n) {
+  if (RR__LIKELY(b->cap - b->len >= n && n)) {
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return RR_OK;
+  }
+  return rr_buf_append_slow(b, p, n);
+}
 int rr_buf_append_zeros(rr_buf *b, size_t n);
 int rr_buf_pad_to(rr_buf *b, size_t align);   /* zero-pad len to a multiple of align */
 int rr_buf_append_u32le(rr_buf *b, uint32_t v);
@@ -113,6 +122,8 @@ typedef struct rr_tuid {
 /* A new id: time_ns from the wall clock, never decreasing within a thread;
  * inc starts random (top bit clear) and counts up. Thread-safe. */
 rr_tuid rr__tuid_new(void);
+/* The same, with the caller's reading of rr__now_ns(). */
+rr_tuid rr__tuid_new_at(int64_t now_ns);
 /* 32 chars + NUL: 16 upper-case hex (time) then 16 lower-case hex (inc). */
 void rr__tuid_format(rr_tuid t, char out[33]);
 int rr__tuid_parse(const char *s, size_t len, rr_tuid *out); /* hex, any case */

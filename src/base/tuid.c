@@ -51,13 +51,15 @@ static void reseed_in_child(void) { t_seeded = false; }
 static void install_reseed(void) { pthread_atfork(NULL, NULL, reseed_in_child); }
 static pthread_once_t g_reseed_once = PTHREAD_ONCE_INIT;
 
-rr_tuid rr__tuid_new(void) {
+rr_tuid rr__tuid_new(void) { return rr__tuid_new_at(rr__now_ns()); }
+
+rr_tuid rr__tuid_new_at(int64_t now_ns) {
   if (RR__UNLIKELY(!t_seeded)) {
     pthread_once(&g_reseed_once, install_reseed);
     t_last.inc = rr__random_u64() & ~(1ull << 63);
     t_seeded = true;
   }
-  uint64_t now = (uint64_t)rr__now_ns();
+  uint64_t now = (uint64_t)now_ns;
   if (now > t_last.time_ns) t_last.time_ns = now;
   t_last.inc++;
   return t_last;

@@ -288,7 +288,8 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
 
 /* Appends the row id and times of a new row. Under rec->mu. */
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n) {
-  rr_tuid id = rr__next_row_id(rec);
+  int64_t now = rr__now_ns(); /* one clock read: row id and log_time */
+  rr_tuid id = rr__next_row_id(rec, now);
   uint8_t be[16];
   rr__tuid_to_be(id, be);
   RR_TRY(rr_buf_append(&a->row_ids, be, 16));
@@ -302,7 +303,7 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
     }
     RR_TRY(rr_buf_append(b, &tl[i].value, 8));
   }
-  int64_t tick = rec->tick++, now = rr__now_ns();
+  int64_t tick = rec->tick++;
   RR_TRY(rr_buf_append(&a->tl[n].times, &tick, 8));
   RR_TRY(rr_buf_append(&a->tl[n + 1].times, &now, 8));
   return RR_OK;
@@ -562,8 +563,8 @@ void rr__init_conds(rr_recording *rec) {
 
 /* The next row id: strictly increasing within the stream even when threads'
  * clocks disagree. Under rec->mu. */
-rr_tuid rr__next_row_id(rr_recording *rec) {
-  rr_tuid id = rr__tuid_new();
+rr_tuid rr__next_row_id(rr_recording *rec, int64_t now_ns) {
+  rr_tuid id = rr__tuid_new_at(now_ns);
   if (id.time_ns < rec->last_row_id.time_ns ||
       (id.time_ns == rec->last_row_id.time_ns && id.inc <= rec->last_row_id.inc)) {
     id = rec->last_row_id; /* another thread's clock was ahead */

@@ -299,7 +299,7 @@ static int send_columns(rr_recording *rec, const char *path, const rr_time_colum
   if (!cpath) { pthread_mutex_unlock(&rec->mu); rc = err->code < 0 ? err->code : RR_EPATH; goto fail; }
   c->entity_path = rr__strdup(cpath);
   c->id = rr__tuid_new();
-  for (size_t r = 0; r < n_rows; r++) rr__tuid_to_be(rr__next_row_id(rec), c->row_ids + 16 * r);
+  for (size_t r = 0; r < n_rows; r++) rr__tuid_to_be(rr__next_row_id(rec, rr__now_ns()), c->row_ids + 16 * r);
   if (!c->entity_path) { pthread_mutex_unlock(&rec->mu); rc = RR_ENOMEM; goto fail; }
   rec->stats.rows_logged += n_rows;
   rec->q_bytes += node->bytes;

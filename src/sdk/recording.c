@@ -84,8 +84,11 @@ static uint64_t next_version(void) { return __atomic_add_fetch(&g_tl_version, 1,
 static pthread_key_t g_time_key;
 static pthread_once_t g_time_once = PTHREAD_ONCE_INIT;
 
+static _Thread_local struct thread_time *t_last_time;
+
 static void free_thread_times(void *p) {
   struct thread_times *tt = p;
+  t_last_time = NULL;
   for (size_t i = 0; i < tt->n; i++) {
     for (size_t k = 0; k < tt->items[i].n; k++) rr__free(tt->items[i].tl[k].name);
     rr__free(tt->items[i].tl);
@@ -95,7 +98,11 @@ static void free_thread_times(void *p) {
 }
 static void make_time_key(void) { pthread_key_create(&g_time_key, free_thread_times); }
 
+/* t_last_time, the thread's last looked-up entry, is valid until the array
+ * is reallocated (then reset); serials never repeat, so a match is always
+ * this stream's. */
 static struct thread_time *thread_time(const rr_recording *rec, bool create) {
+  if (RR__LIKELY(t_last_time && t_last_time->serial == rec->serial)) return t_last_time;
   pthread_once(&g_time_once, make_time_key);
   struct thread_times *tt = pthread_getspecific(g_time_key);
   if (!tt) {
@@ -104,15 +111,16 @@ static struct thread_time *thread_time(const rr_recording *rec, bool create) {
     if (!tt || pthread_setspecific(g_time_key, tt) != 0) { rr__free(tt); return NULL; }
   }
   for (size_t i = 0; i < tt->n; i++)
-    if (tt->items[i].serial == rec->serial) return &tt->items[i];
+    if (tt->items[i].serial == rec->serial) return t_last_time = &tt->items[i];
   if (!create) return NULL;
+  t_last_time = NULL; /* the array may move */
   struct thread_time *ni = rr__realloc(tt->items, (tt->n + 1) * sizeof *ni);
   if (!ni) return NULL;
   tt->items = ni;
   memset(&ni[tt->n], 0, sizeof ni[tt->n]);
   ni[tt->n].serial = rec->serial;
   ni[tt->n].version = next_version();
-  return &ni[tt->n++];
+  return t_last_time = &ni[tt->n++];
 }
 
 int rr__resolve(rr_recording **rec) {

@@ -128,7 +128,7 @@ void rr__recording_stop(rr_recording *rec);
 void rr__recording_release(rr_recording *rec);
 void rr__recording_after_fork_child(rr_recording *rec);
 void rr__init_conds(rr_recording *rec);
-rr_tuid rr__next_row_id(rr_recording *rec); /* under rec->mu */
+rr_tuid rr__next_row_id(rr_recording *rec, int64_t now_ns); /* under rec->mu */
 /* recording.c */
 int rr__start_thread(rr_recording *rec); /* under rec->mu */
 /* The thread's timeline values for rec (sorted by name); n = 0 if none.
