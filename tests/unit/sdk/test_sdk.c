@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -333,7 +334,10 @@ static void test_killed_writer_leaves_decodable_file(void **state) {
       rr_log(rec, "pts", RR_ARCHETYPE_POINTS3D, &p, NULL);
     }
   }
-  usleep(300 * 1000);
+  /* kill it mid-stream: once some chunks are on disk (bounded wait, for loaded machines) */
+  struct stat st;
+  for (int i = 0; i < 1000 && (stat(path, &st) != 0 || st.st_size < (1 << 20)); i++) usleep(10 * 1000);
+  usleep(20 * 1000);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   size_t n;
