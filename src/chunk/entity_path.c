@@ -48,7 +48,7 @@ static bool plain_char(uint32_t c) {
 
 static bool ascii_punct_or_space(uint32_t c) { return c < 0x80 && (ispunct((int)c) || c == ' '); }
 
-/* \u{XXXX}: exactly four hex digits, as Rerun. */
+/* \u{262E}-style escapes: exactly four hex digits, as Rerun. */
 static int parse_unicode_escape(const char *s, size_t n, size_t *i, uint32_t *out) {
   if (*i + 6 > n || s[*i] != '{' || s[*i + 5] != '}') return -1;
   uint32_t v = 0;
