@@ -20,7 +20,8 @@ Serving them (gRPC on 127.0.0.1:$PORT, web viewer on 127.0.0.1:$WEB_PORT). Open:
 
   $url
 
-Stream more into it from another terminal:  $BUILD/examples/points3d --connect
+Stream more into it from another terminal:
+  $BUILD/examples/points3d --connect rerun+http://127.0.0.1:$PORT/proxy
 Stop with Ctrl-C.
 MSG
 exec "$BUILD/rerun" "$out" "$BUILD/demo_all_archetypes.rrd" --bind 127.0.0.1 --port "$PORT" \
