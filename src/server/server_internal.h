@@ -41,6 +41,48 @@ typedef struct srv_msg {
  * is_static). NULL on out-of-memory or a frame over 4 GiB. */
 srv_msg *rr__srv_msg_from_log_msg(const rr_log_msg *m);
 int rr__srv_category(const rr_log_msg *m);
+/* The same from an inner message's bytes (copied behind the prefix). */
+srv_msg *rr__srv_msg_new(int kind, int cat, const uint8_t *inner, size_t n);
+
+/* What the server needs to know of a LogMsg to forward it. */
+typedef struct srv_log_info {
+  int kind;             /* rr_msg_kind */
+  int cat;              /* SRV_* */
+  const uint8_t *inner; /* the oneof member's bytes, a view into the LogMsg */
+  size_t inner_len;
+} srv_log_info;
+
+/* Validates a LogMsg (`p`, `n`) for forwarding. An ArrowMsg is checked
+ * without copying or decompressing its payload: the protobuf wire format
+ * of the envelope, the store id (UTF-8), encoding Arrow IPC, the sizes
+ * (uncompressed size within the limit and possible for an LZ4 block of
+ * that length). The LZ4 block itself is only decoded with `full`, as are
+ * the other kinds always (rr_log_msg_decode). RR_ECORRUPT, RR_EUNSUPPORTED,
+ * RR_ERANGE, RR_ENOMEM with a reason in err. */
+int rr__srv_check_log_msg(const uint8_t *p, size_t n, bool full, srv_log_info *out, rr_error *err);
+
+/* gRPC deframer that assembles each message straight into a srv_msg
+ * (data = the 5-byte gRPC header + the body), so a request that is already
+ * in the canonical form of a ReadMessagesResponse frame is forwarded without
+ * another copy. Allocates at most 16 MiB ahead of the bytes that arrived. */
+typedef struct srv_deframer {
+  uint8_t hdr[5];
+  size_t hdr_have;
+  uint32_t need;   /* body length of the current message */
+  srv_msg *cur;    /* being filled: cur->len bytes so far (header included) */
+  size_t cap;      /* bytes allocated for cur->data */
+  bool failed;
+} srv_deframer;
+
+/* Called with each whole message; takes ownership of m (refs 0, kind and
+ * cat unset, inner_off 5). A negative return stops the feed. */
+typedef int (*srv_deframer_cb)(void *ud, srv_msg *m);
+void rr__srv_deframer_init(srv_deframer *d);
+void rr__srv_deframer_free(srv_deframer *d);
+bool rr__srv_deframer_idle(const srv_deframer *d);
+/* Returns RR_OK, RR_EPROTO (compressed or unknown flag), RR_ENOMEM or the
+ * callback's negative value; after an error every feed returns RR_EPROTO. */
+int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_deframer_cb cb, void *ud, rr_error *err);
 
 typedef struct srv_deque {
   srv_msg **v;

@@ -30,6 +30,233 @@ srv_msg *rr__srv_msg_from_log_msg(const rr_log_msg *lm) {
   return m;
 }
 
+srv_msg *rr__srv_msg_new(int kind, int cat, const uint8_t *inner, size_t n) {
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
+  if (pl < 0) return NULL;
+  srv_msg *m = rr__malloc(sizeof *m + (size_t)pl + n);
+  if (!m) return NULL;
+  m->refs = 0;
+  m->cat = (uint8_t)cat;
+  m->kind = (uint8_t)kind;
+  m->inner_off = (uint32_t)pl;
+  m->len = (size_t)pl + n;
+  memcpy(m->data, prefix, (size_t)pl);
+  if (n) memcpy(m->data + pl, inner, n);
+  return m;
+}
+
+/* ---- cheap LogMsg validation -------------------------------------------------------- */
+
+/* One protobuf field: number, wire type, varint value or length-delimited view. */
+typedef struct pb_field {
+  uint32_t num, wt;
+  uint64_t v;
+  const uint8_t *p;
+  size_t n;
+} pb_field;
+
+static int pb_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *i < n; shift += 7) {
+    uint8_t b = p[(*i)++];
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return RR_OK;
+  }
+  return RR_ECORRUPT;
+}
+
+/* Reads the field at *i. RR_ECORRUPT if malformed (truncated, bad wire type, field 0). */
+static int pb_next(const uint8_t *p, size_t n, size_t *i, pb_field *f) {
+  uint64_t key;
+  if (pb_varint(p, n, i, &key) < 0) return RR_ECORRUPT;
+  f->num = (uint32_t)(key >> 3);
+  f->wt = (uint32_t)(key & 7);
+  if (f->num == 0 || key >> 32) return RR_ECORRUPT;
+  f->p = NULL;
+  f->n = 0;
+  f->v = 0;
+  switch (f->wt) {
+  case 0: return pb_varint(p, n, i, &f->v);
+  case 1: if (n - *i < 8) return RR_ECORRUPT; *i += 8; return RR_OK;
+  case 5: if (n - *i < 4) return RR_ECORRUPT; *i += 4; return RR_OK;
+  case 2:
+    if (pb_varint(p, n, i, &f->v) < 0 || f->v > n - *i) return RR_ECORRUPT;
+    f->p = p + *i;
+    f->n = (size_t)f->v;
+    *i += f->n;
+    return RR_OK;
+  default: return RR_ECORRUPT;
+  }
+}
+
+/* A known field must have its declared wire type. */
+#define PB_WANT(f, w, what) \
+  do { if ((f).wt != (w)) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf: %s has wire type %u", what, (unsigned)(f).wt); } while (0)
+
+static int check_utf8_field(const pb_field *f, const char *what, rr_error *err) {
+  /* the full decoder reads strings up to a NUL, as C strings */
+  const uint8_t *z = memchr(f->p, 0, f->n);
+  size_t len = z ? (size_t)(z - f->p) : f->n;
+  if (!rr__utf8_valid((const char *)f->p, len)) return rr__err(err, RR_ECORRUPT, "%s is not valid UTF-8", what);
+  return RR_OK;
+}
+
+/* StoreId {kind = 1; recording_id = 2; application_id = 3 {id = 1}}. */
+static int check_store_id(const uint8_t *p, size_t n, bool *blueprint, rr_error *err) {
+  size_t i = 0;
+  pb_field f;
+  *blueprint = false;
+  while (i < n) {
+    if (pb_next(p, n, &i, &f) < 0) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf: bad store_id");
+    if (f.num == 1) { PB_WANT(f, 0, "store_id.kind"); *blueprint = f.v == 2; }
+    else if (f.num == 2) { PB_WANT(f, 2, "store_id.recording_id"); RR_TRY(check_utf8_field(&f, "recording id", err)); }
+    else if (f.num == 3) {
+      PB_WANT(f, 2, "store_id.application_id");
+      size_t j = 0;
+      pb_field g;
+      while (j < f.n) {
+        if (pb_next(f.p, f.n, &j, &g) < 0) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf: bad application_id");
+        if (g.num == 1) { PB_WANT(g, 2, "application_id.id"); RR_TRY(check_utf8_field(&g, "application id", err)); }
+      }
+    }
+  }
+  return RR_OK;
+}
+
+static int check_arrow(const uint8_t *p, size_t n, int *cat, rr_error *err) {
+  size_t i = 0;
+  pb_field f;
+  bool has_store = false, blueprint = false, is_static = false;
+  uint64_t compression = 0, usize = 0, encoding = 0;
+  size_t clen = 0;
+  while (i < n) {
+    if (pb_next(p, n, &i, &f) < 0) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf");
+    switch (f.num) {
+    case 1: PB_WANT(f, 2, "store_id"); RR_TRY(check_store_id(f.p, f.n, &blueprint, err)); has_store = true; break;
+    case 2: PB_WANT(f, 0, "compression"); compression = f.v; break;
+    case 3: PB_WANT(f, 0, "uncompressed_size"); usize = f.v; break;
+    case 4: PB_WANT(f, 0, "encoding"); encoding = f.v; break;
+    case 5: PB_WANT(f, 2, "payload"); clen = f.n; break;
+    case 6: {
+      PB_WANT(f, 2, "chunk_id");
+      size_t j = 0;
+      pb_field g;
+      while (j < f.n) {
+        if (pb_next(f.p, f.n, &j, &g) < 0) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf: bad chunk_id");
+        if ((g.num == 1 || g.num == 2) && g.wt != 1) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf: bad chunk_id");
+      }
+      break;
+    }
+    case 7: PB_WANT(f, 0, "is_static"); is_static = f.v != 0; break;
+    default: break; /* unknown fields are skipped, as protobuf does */
+    }
+  }
+  bool lz4 = compression == 2;
+  uint64_t ulen = lz4 ? usize : (uint64_t)clen;
+  if (!has_store) return rr__err(err, RR_ECORRUPT, "ArrowMsg: missing store_id");
+  if (encoding != 1)
+    return rr__err(err, RR_EUNSUPPORTED, "ArrowMsg: unsupported encoding %llu, expected Arrow IPC (1)", (unsigned long long)encoding);
+  if (ulen > RR_RRD_DEFAULT_MAX_UNCOMPRESSED_SIZE)
+    return rr__err(err, RR_ERANGE, "ArrowMsg: uncompressed size %llu exceeds the limit of %llu bytes",
+                   (unsigned long long)ulen, (unsigned long long)RR_RRD_DEFAULT_MAX_UNCOMPRESSED_SIZE);
+  /* LZ4 expands at most 255x (plus a little for tiny blocks) */
+  if (lz4 && ulen > (uint64_t)clen * 255u + 64u)
+    return rr__err(err, RR_ECORRUPT, "ArrowMsg: uncompressed size %llu is impossible for %zu bytes of LZ4",
+                   (unsigned long long)ulen, clen);
+  if (lz4 && (clen > 0x7E000000u || ulen > (uint64_t)INT32_MAX))
+    return rr__err(err, RR_ERANGE, "ArrowMsg: LZ4 block of %zu -> %llu bytes is too large", clen, (unsigned long long)ulen);
+  *cat = blueprint ? SRV_PERSISTENT : is_static ? SRV_STATIC : SRV_DISPOSABLE;
+  return RR_OK;
+}
+
+int rr__srv_check_log_msg(const uint8_t *p, size_t n, bool full, srv_log_info *out, rr_error *err) {
+  /* LogMsg: a oneof of fields 1-3; the last one wins */
+  size_t i = 0;
+  pb_field f;
+  out->kind = 0;
+  while (i < n) {
+    if (pb_next(p, n, &i, &f) < 0) return rr__err(err, RR_ECORRUPT, "malformed LogMsg protobuf at byte %zu", i);
+    if (f.num >= 1 && f.num <= 3 && f.wt == 2) { out->kind = (int)f.num; out->inner = f.p; out->inner_len = f.n; }
+  }
+  if (!out->kind) return rr__err(err, RR_ECORRUPT, "LogMsg without a message (no oneof member set)");
+  if (out->kind == RR_MSG_ARROW && !full) return check_arrow(out->inner, out->inner_len, &out->cat, err);
+  rr_log_msg *m = NULL;
+  RR_TRY(rr_log_msg_decode(p, n, NULL, &m, err));
+  out->cat = rr__srv_category(m);
+  rr_log_msg_free(m);
+  return RR_OK;
+}
+
+/* ---- deframer --------------------------------------------------------------------------- */
+
+#define DEFRAME_AHEAD ((size_t)16 << 20)
+
+void rr__srv_deframer_init(srv_deframer *d) { memset(d, 0, sizeof *d); }
+
+void rr__srv_deframer_free(srv_deframer *d) {
+  rr__free(d->cur);
+  d->cur = NULL;
+  d->hdr_have = 0;
+}
+
+bool rr__srv_deframer_idle(const srv_deframer *d) { return d->hdr_have == 0; }
+
+static int deframe_fail(srv_deframer *d, rr_error *err, int code, const char *what, unsigned v) {
+  d->failed = true;
+  return rr__err(err, code, "gRPC framing: %s (%u)", what, v);
+}
+
+int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_deframer_cb cb, void *ud, rr_error *err) {
+  if (d->failed) return rr__err(err, RR_EPROTO, "gRPC framing: stream already failed");
+  while (n > 0) {
+    if (d->hdr_have < 5) {
+      size_t k = 5 - d->hdr_have;
+      if (k > n) k = n;
+      memcpy(d->hdr + d->hdr_have, p, k);
+      d->hdr_have += k;
+      p += k;
+      n -= k;
+      if (d->hdr_have < 5) break;
+      uint8_t flags = d->hdr[0];
+      if (flags == 1) return deframe_fail(d, err, RR_EPROTO, "compressed message, but no compression was negotiated", flags);
+      if (flags != 0) return deframe_fail(d, err, RR_EPROTO, "unknown flag byte", flags);
+      d->need = (uint32_t)d->hdr[1] << 24 | (uint32_t)d->hdr[2] << 16 | (uint32_t)d->hdr[3] << 8 | d->hdr[4];
+      size_t total = 5 + (size_t)d->need;
+      d->cap = total < DEFRAME_AHEAD ? total : DEFRAME_AHEAD;
+      d->cur = rr__malloc(sizeof *d->cur + d->cap);
+      if (!d->cur) { d->failed = true; return rr__err(err, RR_ENOMEM, "out of memory for a %zu-byte message", total); }
+      memset(d->cur, 0, sizeof *d->cur);
+      memcpy(d->cur->data, d->hdr, 5);
+      d->cur->len = 5;
+      d->cur->inner_off = 5;
+    }
+    size_t total = 5 + (size_t)d->need;
+    size_t k = total - d->cur->len;
+    if (k > n) k = n;
+    if (d->cur->len + k > d->cap) {
+      size_t nc = d->cap * 2 < total ? d->cap * 2 : total;
+      if (nc < d->cur->len + k) nc = d->cur->len + k;
+      srv_msg *g = rr__realloc(d->cur, sizeof *g + nc);
+      if (!g) { d->failed = true; return rr__err(err, RR_ENOMEM, "out of memory for a %zu-byte message", total); }
+      d->cur = g;
+      d->cap = nc;
+    }
+    memcpy(d->cur->data + d->cur->len, p, k);
+    d->cur->len += k;
+    p += k;
+    n -= k;
+    if (d->cur->len == total) {
+      srv_msg *m = d->cur;
+      d->cur = NULL;
+      d->hdr_have = 0;
+      int rc = cb(ud, m);
+      if (rc < 0) { d->failed = true; return rc; }
+    }
+  }
+  return RR_OK;
+}
+
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
   if (--m->refs == 0) {
     b->live_bytes -= m->len;

@@ -48,7 +48,7 @@ struct h2_stream {
   int32_t id;
   int kind;
   char path[160];
-  rr_grpc_decoder dec;
+  srv_deframer dec;
   srv_reader reader;
   bool attached, deferred, responded, ending;
   size_t reply_off; /* of the WriteMessagesResponse frame */
@@ -77,7 +77,7 @@ struct conn {
   rr_http1_request req;
   int64_t body_left;
   int h1_kind;         /* ST_* of the current request */
-  rr_grpc_decoder dec;
+  srv_deframer dec;
   srv_reader reader;
   bool attached, keep_alive;
   char origin[256];
@@ -160,7 +160,7 @@ static void publish(rr_server *s, srv_msg *m) {
   pthread_mutex_unlock(&s->mu);
 }
 
-static int on_writer_msg(void *ud, uint8_t flags, const uint8_t *p, size_t n);
+static int on_writer_msg(void *ud, srv_msg *fm);
 
 /* ---- output -------------------------------------------------------------------------------- */
 
@@ -286,7 +286,7 @@ static int h2_on_begin_headers(nghttp2_session *session, const nghttp2_frame *fr
   if (!st) return NGHTTP2_ERR_CALLBACK_FAILURE;
   st->c = c;
   st->id = frame->hd.stream_id;
-  rr_grpc_decoder_init(&st->dec, 0);
+  rr__srv_deframer_init(&st->dec);
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -344,7 +344,7 @@ static int h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame
   if (!st) return 0;
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) h2_start(c, st);
   if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && st->kind == ST_WRITE && !st->responded) {
-    if (!rr_grpc_decoder_idle(&st->dec))
+    if (!rr__srv_deframer_idle(&st->dec))
       rr__log(RR_LOG_WARN, "server: %s: WriteMessages ended inside a message; the partial message is dropped", c->peer);
     nghttp2_nv h[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
     nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_reply_cb};
@@ -359,7 +359,7 @@ static int h2_on_data(nghttp2_session *session, uint8_t flags, int32_t id, const
   h2_stream *st = nghttp2_session_get_stream_user_data(session, id);
   if (!st || st->kind != ST_WRITE || c->closing) return 0;
   rr_error e = {0};
-  int rc = rr_grpc_decoder_feed(&st->dec, data, len, on_writer_msg, c, &e);
+  int rc = rr__srv_deframer_feed(&st->dec, data, len, on_writer_msg, c, &e);
   if (rc < 0) {
     snprintf(c->fail, sizeof c->fail, "%s", e.msg[0] ? e.msg : rr_strerror(rc));
     return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -372,7 +372,7 @@ static void h2_stream_free(conn *c, h2_stream *st) {
   else c->streams = st->next;
   if (st->next) st->next->prev = st->prev;
   if (st->attached) rr__srv_reader_detach(&st->reader);
-  rr_grpc_decoder_free(&st->dec);
+  rr__srv_deframer_free(&st->dec);
   rr__free(st);
 }
 
@@ -648,8 +648,8 @@ static bool h1_begin(conn *c) {
       h1_grpc_end(c, RR_GRPC_UNIMPLEMENTED, "method not implemented by rerun-c");
       c->h1_kind = ST_OTHER;
     }
-    rr_grpc_decoder_free(&c->dec);
-    rr_grpc_decoder_init(&c->dec, 0);
+    rr__srv_deframer_free(&c->dec);
+    rr__srv_deframer_init(&c->dec);
     c->h1 = H1_BODY;
     return true;
   }
@@ -677,7 +677,7 @@ static void h1_end(conn *c) {
     return;
   }
   if (c->h1_kind == ST_WRITE) {
-    if (!rr_grpc_decoder_idle(&c->dec)) { conn_close(c, "gRPC-Web WriteMessages body ended inside a message"); return; }
+    if (!rr__srv_deframer_idle(&c->dec)) { conn_close(c, "gRPC-Web WriteMessages body ended inside a message"); return; }
     h1_grpc_head(c);
     static const uint8_t empty[5] = {0};
     h1_chunk(c, empty, 5);
@@ -720,7 +720,7 @@ static void h1_feed(conn *c, const uint8_t *p, size_t n) {
       size_t k = (int64_t)avail < c->body_left ? avail : (size_t)c->body_left;
       if (k && c->h1_kind == ST_WRITE) {
         rr_error e = {0};
-        int rc = rr_grpc_decoder_feed(&c->dec, q, k, on_writer_msg, c, &e);
+        int rc = rr__srv_deframer_feed(&c->dec, q, k, on_writer_msg, c, &e);
         if (rc < 0) { conn_close(c, e.msg[0] ? e.msg : rr_strerror(rc)); return; }
       }
       c->body_left -= (int64_t)k;
@@ -741,26 +741,47 @@ static void h1_feed(conn *c, const uint8_t *p, size_t n) {
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-static int on_writer_msg(void *ud, uint8_t flags, const uint8_t *p, size_t n) {
+/* One whole WriteMessagesRequest frame (owned). Validated cheaply (see
+ * rr__srv_check_log_msg; fully decoded only for the store hub); a frame in
+ * the canonical form (field 1 = LogMsg = the one oneof member, minimal
+ * varints) is byte-for-byte the ReadMessagesResponse frame to forward, so it
+ * is published as it is; any other form is re-framed (one copy). */
+static int on_writer_msg(void *ud, srv_msg *fm) {
   conn *c = ud;
-  const uint8_t *lm;
-  size_t lml;
-  int rc = rr_proto_find_field1(p, n, &lm, &lml);
+  const uint8_t *body = fm->data + 5, *lm;
+  size_t n = fm->len - 5, lml;
+  int rc = rr_proto_find_field1(body, n, &lm, &lml);
   if (rc == RR_ENOTFOUND) {
     rr__log(RR_LOG_WARN, "server: %s: WriteMessagesRequest without log_msg ignored", c->peer);
+    rr__free(fm);
     return 0;
   }
-  if (rc < 0) { rr__log(RR_LOG_WARN, "server: %s: malformed WriteMessagesRequest", c->peer); return RR_ECORRUPT; }
-  rr_log_msg *m = NULL;
+  if (rc < 0) {
+    rr__log(RR_LOG_WARN, "server: %s: malformed WriteMessagesRequest", c->peer);
+    rr__free(fm);
+    return RR_ECORRUPT;
+  }
+  srv_log_info li;
   rr_error e = {0};
-  rc = rr_log_msg_decode(lm, lml, NULL, &m, &e);
+  rc = rr__srv_check_log_msg(lm, lml, c->s->o.store != NULL, &li, &e);
   if (rc < 0) {
     rr__log(RR_LOG_WARN, "server: %s: bad LogMsg: %s", c->peer, e.msg);
+    rr__free(fm);
     return rc;
   }
-  srv_msg *sm = rr__srv_msg_from_log_msg(m);
-  rr_log_msg_free(m);
-  if (!sm) return RR_ENOMEM;
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, li.kind, li.inner_len);
+  srv_msg *sm;
+  if (pl > 0 && fm->len == (size_t)pl + li.inner_len && li.inner == fm->data + pl && !memcmp(fm->data, prefix, (size_t)pl)) {
+    sm = fm;
+    sm->inner_off = (uint32_t)pl;
+    sm->kind = (uint8_t)li.kind;
+    sm->cat = (uint8_t)li.cat;
+  } else {
+    sm = rr__srv_msg_new(li.kind, li.cat, li.inner, li.inner_len);
+    rr__free(fm);
+    if (!sm) return RR_ENOMEM;
+  }
   publish(c->s, sm);
   return 0;
 }
@@ -853,7 +874,7 @@ static void conn_close(conn *c, const char *why) {
   while (c->streams) h2_stream_free(c, c->streams);
   if (c->h2) { nghttp2_session_del(c->h2); c->h2 = NULL; }
   if (c->attached) { rr__srv_reader_detach(&c->reader); c->attached = false; }
-  rr_grpc_decoder_free(&c->dec);
+  rr__srv_deframer_free(&c->dec);
   rr_buf_free(&c->in);
   rr_buf_free(&c->out);
   pthread_mutex_lock(&s->mu);
