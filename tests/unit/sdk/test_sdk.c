@@ -461,6 +461,50 @@ static void test_unsorted_split(void **state) {
   rr_recording_free(rec);
 }
 
+/* --stdout into a pipe: a complete .rrd stream; RERUN_FLUSH_NUM_ROWS from
+ * the environment sets the chunk size. */
+static void test_stdout_sink_and_env_rows(void **state) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[1]);
+    setenv("RERUN_FLUSH_NUM_ROWS", "5", 1);
+    rr_recording_options o = {.application_id = "stdout_app", .strict = true};
+    rr_recording *rec;
+    if (rr_recording_new(&rec, &o, NULL) || rr_recording_stdout(rec, NULL)) _exit(2);
+    for (int i = 0; i < 23; i++) {
+      rr_set_time_sequence(rec, "i", i);
+      rr_scalar v = i;
+      rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+      if (rr_log(rec, "s", RR_ARCHETYPE_SCALARS, &sc, NULL)) _exit(3);
+    }
+    rr_recording_free(rec);
+    _exit(0);
+  }
+  close(fds[1]);
+  rr_buf all = RR_BUF_INIT;
+  uint8_t buf[65536];
+  ssize_t k;
+  while ((k = read(fds[0], buf, sizeof buf)) > 0) rr_buf_append(&all, buf, (size_t)k);
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  tdecoded *d = tdecode(all.data, all.len);
+  assert_int_equal(d->n_errors, 0);
+  assert_string_equal(d->app_id, "stdout_app");
+  assert_int_equal(trows(d, "/s"), 23);
+  int chunks = 0;
+  for (int i = 0; i < d->n_chunks; i++)
+    if (!strcmp(d->chunks[i].entity, "/s")) { chunks++; assert_true(d->chunks[i].num_rows <= 5); }
+  assert_int_equal(chunks, 5); /* 5+5+5+5+3 */
+  tdecoded_free(d);
+  rr_buf_free(&all);
+}
+
 /* A sink that never keeps up: a pipe nobody reads. The log call must not
  * wait, and the drop policy must count what it dropped. */
 static void test_backpressure_drop_oldest(void **state) {
@@ -554,6 +598,7 @@ int main(void) {
       cmocka_unit_test(test_send_columns),
       cmocka_unit_test(test_flush_thresholds_and_any_values),
       cmocka_unit_test(test_unsorted_split),
+      cmocka_unit_test(test_stdout_sink_and_env_rows),
       cmocka_unit_test(test_backpressure_drop_oldest),
       cmocka_unit_test(test_backpressure_default_blocks),
   };
