@@ -382,7 +382,11 @@ static int compact_on_insert(rr_store *s, rr__entity *e, rr__schunk *sc, rr_erro
   const rr_store_options *o = &s->hub->opts;
   /* sc is already the last chunk of e */
   size_t last = e->n_chunks - 1;
-  if (sc->is_static || sc->c.num_rows >= o->chunk_max_rows || (int64_t)sc->held >= o->chunk_max_bytes) {
+  /* A chunk of at least a quarter of chunk_max_bytes is already large:
+   * merging it would at most quarter the chunk count at the price of copying
+   * every byte, so it is kept as it arrived (its data still points into the
+   * decoded IPC bytes). rr_store_compact still merges it. */
+  if (sc->is_static || sc->c.num_rows >= o->chunk_max_rows || (int64_t)sc->held >= o->chunk_max_bytes / 4) {
     /* sc is no candidate: close the group before it */
     RR_TRY(merge_range(s, e, e->pending_from, last, err));
     e->pending_from = e->n_chunks;

@@ -250,6 +250,53 @@ static void test_compaction(void **state) {
   }
 }
 
+/* A chunk of at least a quarter of chunk_max_bytes is not merged at
+ * ingestion (it would cost a full copy for little gain); smaller ones are. */
+static void test_compaction_skips_large(void **state) {
+  (void)state;
+  /* the bytes of one single-row chunk */
+  rr_store_options o = {0};
+  o.no_compaction = true;
+  rr_store_hub *h = NULL;
+  int64_t t = 0;
+  double v = 1;
+  assert_int_equal(rr_store_hub_new(&h, &o), RR_OK);
+  assert_int_equal(add_rows(h, "/s", "Scalars:scalars", &t, &v, 1, 1, true), RR_OK);
+  assert_int_equal(rr_store_hub_finish(h, NULL), RR_OK);
+  rr_chunk_summary cs;
+  assert_int_equal(rr_store_chunk_summary(rr_store_hub_at(h, 0), 0, &cs), RR_OK);
+  int64_t one = (int64_t)cs.bytes;
+  assert_true(one > 0);
+  rr_store_hub_free(h);
+  /* room for 2 such chunks: each is over a quarter, none merged; with room
+   * for 8 they are under a quarter and merge by groups (of at most 8) */
+  for (int pass = 0; pass < 2; pass++) {
+    memset(&o, 0, sizeof o);
+    o.chunk_max_bytes = pass ? one * 8 + 8 : one * 2 + 2;
+    assert_int_equal(rr_store_hub_new(&h, &o), RR_OK);
+    for (int i = 0; i < 10; i++) {
+      t = i;
+      v = i;
+      assert_int_equal(add_rows(h, "/s", "Scalars:scalars", &t, &v, 1, (uint64_t)i + 1, i == 0), RR_OK);
+    }
+    assert_int_equal(rr_store_hub_finish(h, NULL), RR_OK);
+    rr_store *s = rr_store_hub_at(h, 0);
+    size_t n = rr_store_chunk_count(s);
+    if (pass) assert_true(n >= 2 && n < 10);
+    else assert_int_equal(n, 10);
+    rr_latest_at r;
+    assert_int_equal(rr_query_latest_at(s, "/s", "Scalars:scalars", "t", 7, &r, NULL), RR_OK);
+    assert_true(la_value(&r) == 7);
+    rr_latest_at_release(&r);
+    /* an explicit full compaction still merges the large ones */
+    if (!pass) {
+      assert_int_equal(rr_store_compact(s, NULL), RR_OK);
+      assert_true(rr_store_chunk_count(s) < 10);
+    }
+    rr_store_hub_free(h);
+  }
+}
+
 static void test_clear(void **state) {
   (void)state;
   rr_store_hub *h = NULL;
@@ -413,7 +460,7 @@ static void test_memory_limit_parse(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_golden),         cmocka_unit_test(test_from_batch),
-      cmocka_unit_test(test_from_batch_legacy), cmocka_unit_test(test_compaction),
+      cmocka_unit_test(test_from_batch_legacy), cmocka_unit_test(test_compaction), cmocka_unit_test(test_compaction_skips_large),
       cmocka_unit_test(test_clear),          cmocka_unit_test(test_gc),
       cmocka_unit_test(test_concurrent),     cmocka_unit_test(test_memory_limit_parse),
   };
