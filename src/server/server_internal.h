@@ -129,6 +129,8 @@ void rr__srv_reader_detach(srv_reader *r);
 /* The bytes of the reader's next message not yet taken (NULL if none). */
 const uint8_t *rr__srv_reader_peek(srv_reader *r, size_t *len);
 void rr__srv_reader_consume(srv_reader *r, size_t n);
+/* The message rr__srv_reader_peek points into (NULL if none). */
+srv_msg *rr__srv_reader_msg(const srv_reader *r);
 bool rr__srv_reader_empty(const srv_reader *r);
 
 #endif

@@ -415,6 +415,8 @@ static srv_msg *reader_cur(const srv_reader *r) {
 
 bool rr__srv_reader_empty(const srv_reader *r) { return reader_cur(r) == NULL; }
 
+srv_msg *rr__srv_reader_msg(const srv_reader *r) { return reader_cur(r); }
+
 const uint8_t *rr__srv_reader_peek(srv_reader *r, size_t *len) {
   srv_msg *m = reader_cur(r);
   if (!m) { *len = 0; return NULL; }

@@ -36,6 +36,16 @@
 static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 typedef struct conn conn;
+
+#define WRITE_SEGS 64
+
+/* A piece of output: a view of a message (a reference held) or bytes of our own. */
+typedef struct oseg {
+  srv_msg *ref;
+  const uint8_t *p;
+  size_t n;
+  rr_buf own;
+} oseg;
 typedef struct h2_stream h2_stream;
 
 enum { C_SNIFF, C_H1, C_H2 };
@@ -61,10 +71,12 @@ struct conn {
   int mode;
   bool closing, is_writer, is_reader, dirty, web_listener;
   char peer[64];
-  /* output */
-  rr_buf out;          /* queued, not yet handed to uv_write */
-  uint8_t *wbuf;       /* being written */
-  size_t wlen;
+  /* output: segments, oldest first; the first `inflight` are in uv_write */
+  oseg *q;
+  size_t q_head, q_end, q_cap;
+  size_t q_bytes;      /* bytes of all segments (in flight included) */
+  size_t inflight;
+  uv_buf_t wbufs[WRITE_SEGS];
   uv_write_t wreq;
   bool writing;
   /* HTTP/2 */
@@ -164,20 +176,67 @@ static int on_writer_msg(void *ud, srv_msg *fm);
 
 /* ---- output -------------------------------------------------------------------------------- */
 
-static size_t backlog(const conn *c) { return c->out.len + (c->writing ? c->wlen : 0); }
+static size_t backlog(const conn *c) { return c->q_bytes; }
 
 static void on_write(uv_write_t *req, int status);
 
+static void seg_release(conn *c, oseg *g) {
+  if (g->ref) rr__srv_msg_unref(&c->s->b, g->ref);
+  rr_buf_free(&g->own);
+  memset(g, 0, sizeof *g);
+}
+
+/* Releases the first k segments. */
+static void q_pop(conn *c, size_t k) {
+  for (size_t i = 0; i < k; i++) {
+    oseg *g = &c->q[c->q_head++];
+    c->q_bytes -= g->ref ? g->n : g->own.len;
+    seg_release(c, g);
+  }
+  if (c->q_head == c->q_end) c->q_head = c->q_end = 0;
+}
+
+static void q_free_all(conn *c) {
+  for (size_t i = c->q_head; i < c->q_end; i++) seg_release(c, &c->q[i]);
+  rr__free(c->q);
+  c->q = NULL;
+  c->q_head = c->q_end = c->q_cap = 0;
+  c->q_bytes = 0;
+  c->inflight = 0;
+}
+
+static oseg *q_push(conn *c) {
+  if (c->q_end == c->q_cap) {
+    if (c->q_head > 0) {
+      memmove(c->q, c->q + c->q_head, (c->q_end - c->q_head) * sizeof *c->q);
+      c->q_end -= c->q_head;
+      c->q_head = 0;
+    } else {
+      size_t nc = c->q_cap ? c->q_cap * 2 : 64;
+      oseg *v = rr__realloc(c->q, nc * sizeof *v);
+      if (!v) return NULL;
+      c->q = v;
+      c->q_cap = nc;
+    }
+  }
+  oseg *g = &c->q[c->q_end++];
+  memset(g, 0, sizeof *g);
+  return g;
+}
+
 static void conn_kick(conn *c) {
-  if (c->writing || !c->out.len || c->closing) return;
-  c->wbuf = rr_buf_steal(&c->out, &c->wlen);
-  uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)c->wlen);
+  if (c->writing || c->q_head == c->q_end || c->closing) return;
+  size_t k = 0;
+  for (size_t i = c->q_head; i < c->q_end && k < WRITE_SEGS; i++, k++) {
+    oseg *g = &c->q[i];
+    c->wbufs[k] = g->ref ? uv_buf_init((char *)g->p, (unsigned)g->n) : uv_buf_init((char *)g->own.data, (unsigned)g->own.len);
+  }
+  c->inflight = k;
   c->writing = true;
-  int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, (unsigned)k, on_write);
   if (r < 0) {
     c->writing = false;
-    rr__free(c->wbuf);
-    c->wbuf = NULL;
+    c->inflight = 0;
     conn_close(c, uv_strerror(r));
   }
 }
@@ -185,33 +244,78 @@ static void conn_kick(conn *c) {
 static void on_write(uv_write_t *req, int status) {
   conn *c = req->data;
   c->writing = false;
-  rr__free(c->wbuf);
-  c->wbuf = NULL;
+  q_pop(c, c->inflight);
+  c->inflight = 0;
   if (c->closing) return;
   if (status < 0) { conn_close(c, uv_strerror(status)); return; }
   conn_kick(c);
   conn_pump(c);
 }
 
-/* Sends the buffers: directly if nothing is queued, the rest queued. */
+/* Tries to write directly when nothing is queued; returns how many bytes of
+ * the buffers the socket took (the caller queues the rest), or -1 when the
+ * connection was closed. */
+static ssize_t conn_try(conn *c, uv_buf_t *bufs, unsigned n) {
+  if (c->closing) return -1;
+  if (c->writing || c->q_head != c->q_end) return 0;
+  int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+  if (r < 0 && r != UV_EAGAIN) { conn_close(c, uv_strerror(r)); return -1; }
+  return r > 0 ? r : 0;
+}
+
+/* Queues a copy of bytes: appended to the last segment of our own when it
+ * is not being written. */
+static bool q_copy(conn *c, const void *p, size_t n) {
+  if (!n) return true;
+  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
+  if (!last || last->ref) last = q_push(c);
+  if (!last || rr_buf_append(&last->own, p, n) < 0) { conn_close(c, "out of memory"); return false; }
+  c->q_bytes += n;
+  return true;
+}
+
+/* Sends copies of the buffers: directly if nothing is queued, the rest queued. */
 static void conn_send(conn *c, uv_buf_t *bufs, unsigned n) {
-  if (c->closing) return;
-  unsigned i = 0;
-  if (!c->writing && !c->out.len) {
-    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-    if (r < 0 && r != UV_EAGAIN) { conn_close(c, uv_strerror(r)); return; }
-    size_t done = r > 0 ? (size_t)r : 0;
-    while (i < n && done >= bufs[i].len) { done -= bufs[i].len; i++; }
-    if (i < n) { bufs[i].base += done; bufs[i].len -= done; }
+  ssize_t done = conn_try(c, bufs, n);
+  if (done < 0) return;
+  for (unsigned i = 0; i < n; i++) {
+    size_t k = (size_t)done < bufs[i].len ? (size_t)done : bufs[i].len;
+    done -= (ssize_t)k;
+    if (!q_copy(c, bufs[i].base + k, bufs[i].len - k)) return;
   }
-  for (; i < n; i++)
-    if (rr_buf_append(&c->out, bufs[i].base, bufs[i].len) < 0) { conn_close(c, "out of memory"); return; }
   conn_kick(c);
 }
 
 static void conn_send1(conn *c, const void *p, size_t n) {
   uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
   conn_send(c, &b, 1);
+}
+
+/* Sends a small head (copied), `n` bytes of message m at p (referenced, not
+ * copied) and a small tail (copied). */
+static void conn_send_msg(conn *c, const void *head, size_t hn, srv_msg *m, const uint8_t *p, size_t n,
+                          const void *tail, size_t tn) {
+  uv_buf_t b[3] = {uv_buf_init((char *)head, (unsigned)hn), uv_buf_init((char *)p, (unsigned)n),
+                   uv_buf_init((char *)tail, (unsigned)tn)};
+  ssize_t done = conn_try(c, b, 3);
+  if (done < 0) return;
+  size_t k = (size_t)done < hn ? (size_t)done : hn;
+  done -= (ssize_t)k;
+  if (!q_copy(c, (const uint8_t *)head + k, hn - k)) return;
+  k = (size_t)done < n ? (size_t)done : n;
+  done -= (ssize_t)k;
+  if (n > k) {
+    oseg *g = q_push(c);
+    if (!g) { conn_close(c, "out of memory"); return; }
+    g->ref = m;
+    m->refs++;
+    g->p = p + k;
+    g->n = n - k;
+    c->q_bytes += g->n;
+  }
+  k = (size_t)done < tn ? (size_t)done : tn;
+  if (!q_copy(c, (const uint8_t *)tail + k, tn - k)) return;
+  conn_kick(c);
 }
 
 /* ---- HTTP/2 --------------------------------------------------------------------------------- */
@@ -585,13 +689,17 @@ static void h1_grpc_end(conn *c, int status, const char *msg) {
 static void h1_pump(conn *c) {
   if (c->h1 != H1_STREAM || !c->attached) return;
   while (backlog(c) < CONN_BACKLOG && !c->closing) {
-    /* one chunk of up to 256 KiB of whole or partial frames */
+    /* one chunk per message (the rest of it): the bytes are referenced, not copied */
     size_t n;
     const uint8_t *p = rr__srv_reader_peek(&c->reader, &n);
     if (!p) break;
-    if (n > (256u << 10)) n = 256u << 10;
-    h1_chunk(c, p, n);
+    srv_msg *m = rr__srv_reader_msg(&c->reader);
+    char pre[24];
+    int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
+    m->refs++; /* conn_send_msg takes its own reference; keep m alive across consume */
+    conn_send_msg(c, pre, (size_t)k, m, p, n, "\r\n", 2);
     rr__srv_reader_consume(&c->reader, n);
+    rr__srv_msg_unref(&c->s->b, m);
   }
 }
 
@@ -856,7 +964,7 @@ static void conn_pump(conn *c) {
 
 static void on_closed(uv_handle_t *h) {
   conn *c = h->data;
-  rr__free(c->wbuf);
+  q_free_all(c);
   rr__free(c);
 }
 
@@ -876,7 +984,6 @@ static void conn_close(conn *c, const char *why) {
   if (c->attached) { rr__srv_reader_detach(&c->reader); c->attached = false; }
   rr__srv_deframer_free(&c->dec);
   rr_buf_free(&c->in);
-  rr_buf_free(&c->out);
   pthread_mutex_lock(&s->mu);
   s->st.connections--;
   if (c->is_writer) s->st.writers--;
