@@ -292,10 +292,163 @@ static void test_server_loopback(void **state) {
   rr_store_hub_free(hub);
 }
 
+/* ---- cheap validation and the deframer ---------------------------------------------------- */
+
+/* A LogMsg carrying an ArrowMsg of `n` payload bytes, encoded by the encoder. */
+static void arrow_logmsg(rr_buf *b, bool is_static, bool blueprint, bool lz4, size_t n) {
+  rr_log_msg m;
+  memset(&m, 0, sizeof m);
+  uint8_t payload[256];
+  for (size_t i = 0; i < sizeof payload; i++) payload[i] = (uint8_t)(i % 7);
+  m.kind = RR_MSG_ARROW;
+  m.store_id = (rr_store_id){blueprint ? RR_STORE_KIND_BLUEPRINT : RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  m.arrow.ipc.ptr = payload;
+  m.arrow.ipc.len = n;
+  m.arrow.has_is_static = true;
+  m.arrow.is_static = is_static;
+  assert_int_equal(rr_log_msg_encode(b, &m, RR_FRAMING_LOG_MSG, lz4, NULL), RR_OK);
+}
+
+/* LogMsg { arrow_msg = inner } around hand-made ArrowMsg bytes. */
+static size_t wrap_arrow(uint8_t *out, const uint8_t *inner, size_t n) {
+  out[0] = 0x12;
+  out[1] = (uint8_t)n; /* n < 128 here */
+  memcpy(out + 2, inner, n);
+  return n + 2;
+}
+
+static void test_check_log_msg(void **state) {
+  (void)state;
+  /* valid messages: the cheap check agrees with the full decoder on kind, category and inner bytes */
+  for (int v = 0; v < 8; v++) {
+    bool st = v & 1, bp = v & 2, lz = v & 4;
+    rr_buf b = RR_BUF_INIT;
+    arrow_logmsg(&b, st, bp, lz, 200);
+    srv_log_info cheap, full;
+    rr_error e = {0};
+    assert_int_equal(rr__srv_check_log_msg(b.data, b.len, false, &cheap, &e), RR_OK);
+    assert_int_equal(rr__srv_check_log_msg(b.data, b.len, true, &full, &e), RR_OK);
+    rr_log_msg *d = NULL;
+    assert_int_equal(rr_log_msg_decode(b.data, b.len, NULL, &d, NULL), RR_OK);
+    assert_int_equal(cheap.kind, RR_MSG_ARROW);
+    assert_int_equal(cheap.cat, rr__srv_category(d));
+    assert_int_equal(full.cat, cheap.cat);
+    assert_int_equal(cheap.cat, bp ? SRV_PERSISTENT : st ? SRV_STATIC : SRV_DISPOSABLE);
+    assert_int_equal(cheap.inner_len, d->proto.len);
+    assert_memory_equal(cheap.inner, d->proto.ptr, d->proto.len);
+    rr_log_msg_free(d);
+    rr_buf_free(&b);
+  }
+  /* store infos go through the full decoder */
+  srv_msg *si = mk(RR_MSG_SET_STORE_INFO, false, false, 0, 0);
+  srv_log_info li;
+  const uint8_t *silm;
+  size_t silen;
+  assert_int_equal(rr_proto_find_field1(si->data + 5, si->len - 5, &silm, &silen), RR_OK);
+  assert_int_equal(rr__srv_check_log_msg(silm, silen, false, &li, NULL), RR_OK);
+  assert_int_equal(li.kind, RR_MSG_SET_STORE_INFO);
+  assert_int_equal(li.cat, SRV_PERSISTENT);
+  rr__free(si);
+
+  /* garbage is refused with a reason */
+  static const struct { const char *bytes; size_t n; int rc; const char *why; } bad[] = {
+      {"\xff\xff\xff", 3, RR_ECORRUPT, "malformed ArrowMsg"},                 /* truncated varint */
+      {"\x20\x01\x2a\x00", 4, RR_ECORRUPT, "missing store_id"},              /* encoding 1, empty payload */
+      {"\x0a\x00\x20\x02", 4, RR_EUNSUPPORTED, "encoding"},                  /* encoding 2 */
+      {"\x0a\x00\x20\x01\x10\x02\x18\xe8\x07\x2a\x01\x00", 12, RR_ECORRUPT, "impossible"}, /* 1000 bytes from 1 byte of LZ4 */
+      {"\x0a\x02\x12\xff", 4, RR_ECORRUPT, "store_id"},                     /* truncated recording id */
+      {"\x0a\x03\x12\x01\xff", 5, RR_ECORRUPT, "UTF-8"},                   /* recording id not UTF-8 */
+      {"\x0a\x00\x22\x00", 4, RR_ECORRUPT, "wire type"},                    /* encoding as bytes */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    uint8_t lm[64];
+    size_t n = wrap_arrow(lm, (const uint8_t *)bad[i].bytes, bad[i].n);
+    rr_error e = {0};
+    assert_int_equal(rr__srv_check_log_msg(lm, n, false, &li, &e), bad[i].rc);
+    assert_non_null(strstr(e.msg, bad[i].why));
+  }
+  rr_error e = {0};
+  assert_int_equal(rr__srv_check_log_msg((const uint8_t *)"\x08\x01", 2, false, &li, &e), RR_ECORRUPT); /* no oneof member */
+  /* a corrupt LZ4 block: the cheap check lets it through, the full one (store hub) refuses it */
+  static const uint8_t lz4bad[] = {0x0a, 0x00, 0x10, 0x02, 0x18, 0x10, 0x20, 0x01, 0x2a, 0x02, 0xff, 0xff};
+  uint8_t lm[64];
+  size_t n = wrap_arrow(lm, lz4bad, sizeof lz4bad);
+  assert_int_equal(rr__srv_check_log_msg(lm, n, false, &li, NULL), RR_OK);
+  assert_int_equal(rr__srv_check_log_msg(lm, n, true, &li, NULL), RR_ECORRUPT);
+}
+
+struct frames { srv_msg *m[8]; int n; };
+
+static int keep_frame(void *ud, srv_msg *m) {
+  struct frames *f = ud;
+  if (f->n == 8) { rr__free(m); return RR_EINVAL; }
+  f->m[f->n++] = m;
+  return 0;
+}
+
+static void test_deframer(void **state) {
+  (void)state;
+  /* two frames (one empty) split at every pair of positions arrive whole, bytes unchanged */
+  uint8_t in[5 + 300 + 5];
+  rr_grpc_frame_header(in, 0, 300);
+  for (int i = 0; i < 300; i++) in[5 + i] = (uint8_t)(i * 13);
+  rr_grpc_frame_header(in + 305, 0, 0);
+  for (size_t a = 0; a <= sizeof in; a += 7) {
+    for (size_t b2 = a; b2 <= sizeof in; b2 += 11) {
+      srv_deframer d;
+      rr__srv_deframer_init(&d);
+      struct frames f = {{0}, 0};
+      assert_int_equal(rr__srv_deframer_feed(&d, in, a, keep_frame, &f, NULL), RR_OK);
+      assert_int_equal(rr__srv_deframer_feed(&d, in + a, b2 - a, keep_frame, &f, NULL), RR_OK);
+      assert_int_equal(rr__srv_deframer_feed(&d, in + b2, sizeof in - b2, keep_frame, &f, NULL), RR_OK);
+      assert_true(rr__srv_deframer_idle(&d));
+      assert_int_equal(f.n, 2);
+      assert_int_equal(f.m[0]->len, 305);
+      assert_memory_equal(f.m[0]->data, in, 305);
+      assert_int_equal(f.m[1]->len, 5);
+      for (int i = 0; i < f.n; i++) rr__free(f.m[i]);
+      rr__srv_deframer_free(&d);
+    }
+  }
+  /* a partial message is not idle and is freed with the deframer */
+  srv_deframer d;
+  rr__srv_deframer_init(&d);
+  struct frames f = {{0}, 0};
+  assert_int_equal(rr__srv_deframer_feed(&d, in, 100, keep_frame, &f, NULL), RR_OK);
+  assert_false(rr__srv_deframer_idle(&d));
+  assert_int_equal(f.n, 0);
+  rr__srv_deframer_free(&d);
+  /* compressed and unknown flags fail, and the stream stays failed */
+  static const uint8_t comp[] = {1, 0, 0, 0, 1, 0}, unk[] = {0x80, 0, 0, 0, 0};
+  rr_error e = {0};
+  rr__srv_deframer_init(&d);
+  assert_int_equal(rr__srv_deframer_feed(&d, comp, sizeof comp, keep_frame, &f, &e), RR_EPROTO);
+  assert_non_null(strstr(e.msg, "compressed message"));
+  assert_int_equal(rr__srv_deframer_feed(&d, in, sizeof in, keep_frame, &f, NULL), RR_EPROTO);
+  rr__srv_deframer_free(&d);
+  rr__srv_deframer_init(&d);
+  assert_int_equal(rr__srv_deframer_feed(&d, unk, sizeof unk, keep_frame, &f, &e), RR_EPROTO);
+  assert_int_equal(f.n, 0);
+  rr__srv_deframer_free(&d);
+  /* a claimed 4 GiB message allocates only what is bounded ahead, and fails cleanly on free */
+  static const uint8_t huge[] = {0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+  rr__srv_deframer_init(&d);
+  assert_int_equal(rr__srv_deframer_feed(&d, huge, sizeof huge, keep_frame, &f, NULL), RR_OK);
+  assert_true(d.cap <= ((size_t)16 << 20));
+  assert_int_equal(f.n, 0);
+  rr__srv_deframer_free(&d);
+  /* the callback's error stops the feed */
+  struct frames full = {{0}, 8};
+  rr__srv_deframer_init(&d);
+  assert_int_equal(rr__srv_deframer_feed(&d, in, sizeof in, keep_frame, &full, NULL), RR_EINVAL);
+  rr__srv_deframer_free(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_history_order), cmocka_unit_test(test_memory_limit),
       cmocka_unit_test(test_reader_overflow), cmocka_unit_test(test_server_loopback),
+      cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
