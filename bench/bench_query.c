@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
     int64_t *at = malloc(NE * sizeof *at);
     for (int e = 0; e < NE; e++) at[e] = (int64_t)(rr__random_u64() % ROWS);
     double best = 1e9, base = 1e9;
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < 100; rep++) { /* best of 100: the machine is shared */
       double t0 = now_s();
       int found = 0;
       for (int e = 0; e < NE; e++) {

@@ -48,25 +48,41 @@ static inline int64_t row_at(const rr__schunk *c, int t, int64_t pos) {
 static inline int64_t time_at(const rr__schunk *c, int t, int64_t pos) {
   return c->c.timelines[t].times[row_at(c, t, pos)];
 }
-/* First position with time > x; lower_bound: first with time >= x. */
-static int64_t upper_bound(const rr__schunk *c, int t, int64_t x) {
-  int64_t lo = 0, hi = c->c.num_rows;
+/* First position with time > x (strict: first with time >= x). The fences
+ * give the stretch of RR__FENCES-th of the chunk holding the answer, which
+ * is then bisected without branches on the data. */
+static inline int64_t bound(const rr__schunk *c, int t, int64_t x, bool strict) {
+  int64_t n = c->c.num_rows;
+  if (n <= 0) return 0;
+  const int64_t *f = c->tl[t].fence;
+  int j = 0; /* fences before the answer: fence < x (strict) or <= x */
+  for (int i = 0; i < RR__FENCES; i++) j += strict ? f[i] < x : f[i] <= x;
+  if (j == 0) return 0;
+  int64_t lo = (int64_t)(j - 1) * n / RR__FENCES + 1;
+  int64_t hi = j < RR__FENCES ? (int64_t)j * n / RR__FENCES : n;
+  const int64_t *tm = c->c.timelines[t].times;
+  if (c->tl[t].sorted) {
+    /* answer in [lo, hi]: bisect on length */
+    int64_t base = lo, len = hi - lo;
+    while (len > 0) {
+      int64_t half = len / 2;
+      bool go = strict ? tm[base + half] < x : tm[base + half] <= x;
+      base = go ? base + half + 1 : base;
+      len = go ? len - half - 1 : half;
+    }
+    return base;
+  }
+  const uint32_t *perm = c->tl[t].perm;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
-    if (time_at(c, t, mid) <= x) lo = mid + 1;
+    int64_t v = tm[perm[mid]];
+    if (strict ? v < x : v <= x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
-static int64_t lower_bound(const rr__schunk *c, int t, int64_t x) {
-  int64_t lo = 0, hi = c->c.num_rows;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (time_at(c, t, mid) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+static int64_t upper_bound(const rr__schunk *c, int t, int64_t x) { return bound(c, t, x, false); }
+static int64_t lower_bound(const rr__schunk *c, int t, int64_t x) { return bound(c, t, x, true); }
 
 typedef struct hit {
   rr__schunk *c;
@@ -161,8 +177,7 @@ int rr_query_latest_at(rr_store *s, const char *entity, const char *component, c
       out->type = *col->list_type.children[0];
       out->type.private_data = h.c;
       out->type.release = chunk_type_release;
-      rr__schunk_ref(h.c);
-      rr__schunk_ref(h.c);
+      atomic_fetch_add_explicit(&h.c->refs, 2, memory_order_relaxed); /* values and type */
       if (rc == RR_OK) {
         out->found = true;
         out->is_static = st;

@@ -88,6 +88,10 @@ static int make_schunk(struct rr_chunk *c, size_t blob_len, rr__schunk **out) {
       qsort(ix->perm, (size_t)n, sizeof *ix->perm, perm_cmp);
       held += (size_t)n * sizeof *ix->perm;
     }
+    for (int j = 0; j < RR__FENCES && n > 0; j++) {
+      int64_t pos = (int64_t)j * n / RR__FENCES;
+      ix->fence[j] = tm[ix->sorted ? pos : (int64_t)ix->perm[pos]];
+    }
   }
   size_t cb = comp_bytes(&sc->c);
   if (blob_len > cb + cb / 4 + 4096) {

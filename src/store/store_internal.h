@@ -16,10 +16,18 @@
 #include "encoding/rr_encoding.h"
 #include "rerun/store.h"
 
+/* Fences narrow a search to 1/RR__FENCES of the chunk before the time
+ * column is read: they sit next to min/max, so a latest-at touches one or
+ * two lines of the time column instead of a whole binary search's worth. */
+#define RR__FENCES 16
+
 struct rr__tl_index {
   int64_t min, max;
   bool sorted;       /* times non-decreasing in row order */
   uint32_t *perm;    /* when !sorted: rows in (time, RowId) order */
+  /* fence[j]: the time at position (j * num_rows) / RR__FENCES in (time,
+   * RowId) order (unused when the chunk has no rows) */
+  int64_t fence[RR__FENCES];
 };
 
 typedef struct rr__schunk {

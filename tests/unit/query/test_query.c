@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "../store/store_test_util.h"
@@ -62,6 +63,66 @@ static void test_latest_at(void **state) {
   rr_store_hub_free(h);
   assert_true(la_value(&r) == -1);
   rr_latest_at_release(&r);
+}
+
+/* Rows in [t0, t1] over all range batches. */
+static int64_t range_rows(rr_store *s, const char *e, int64_t t0, int64_t t1) {
+  rr_range_query *q = NULL;
+  assert_int_equal(rr_query_range_new(&q, s, e, "Scalars:scalars", "t", t0, t1, NULL), RR_OK);
+  int64_t n = 0;
+  struct ArrowSchema sc;
+  struct ArrowArray b;
+  while (rr_query_range_next(q, &sc, &b, NULL) == RR_OK) {
+    n += b.length;
+    b.release(&b);
+    sc.release(&sc);
+  }
+  rr_query_range_free(q);
+  return n;
+}
+
+/* The time searches (fences, then bisection) against brute force, on
+ * sorted and unsorted chunks of sizes around the fence count, with ties. */
+static void test_search_bounds(void **state) {
+  (void)state;
+  const int64_t sizes[] = {1, 2, 15, 16, 17, 33, 100, 1000};
+  uint64_t seed = 12345;
+  for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+    for (int sorted = 0; sorted < 2; sorted++) {
+      int64_t n = sizes[si];
+      int64_t *t = malloc((size_t)n * sizeof *t);
+      double *v = malloc((size_t)n * sizeof *v);
+      int64_t span = n / 3 + 2; /* ties */
+      for (int64_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        t[i] = sorted ? i * span / n : (int64_t)((seed >> 33) % (uint64_t)span);
+        v[i] = (double)i;
+      }
+      rr_store_hub *h = hub();
+      assert_int_equal(add_rows(h, "/b", "Scalars:scalars", t, v, n, 1000, true), RR_OK);
+      assert_int_equal(rr_store_hub_finish(h, NULL), RR_OK);
+      rr_store *s = rr_store_hub_at(h, 0);
+      for (int64_t x = -2; x <= span + 1; x++) {
+        /* greatest (time, RowId) with time <= x; RowIds grow with i */
+        int64_t want = -1;
+        for (int64_t i = 0; i < n; i++)
+          if (t[i] <= x && (want < 0 || t[i] > t[want] || (t[i] == t[want] && i > want))) want = i;
+        rr_latest_at r;
+        assert_int_equal(rr_query_latest_at(s, "/b", "Scalars:scalars", "t", x, &r, NULL), RR_OK);
+        if (want < 0) assert_false(r.found);
+        else assert_true(r.found && la_value(&r) == (double)want && r.time == t[want]);
+        rr_latest_at_release(&r);
+        for (int64_t w = 0; w <= 3; w++) {
+          int64_t cnt = 0;
+          for (int64_t i = 0; i < n; i++) cnt += t[i] >= x && t[i] <= x + w;
+          assert_int_equal(range_rows(s, "/b", x, x + w), cnt);
+        }
+      }
+      rr_store_hub_free(h);
+      free(t);
+      free(v);
+    }
+  }
 }
 
 static void test_range(void **state) {
@@ -221,7 +282,7 @@ static void test_ipc_file(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_latest_at), cmocka_unit_test(test_range),
+      cmocka_unit_test(test_latest_at), cmocka_unit_test(test_search_bounds), cmocka_unit_test(test_range),
       cmocka_unit_test(test_dataframe), cmocka_unit_test(test_ipc_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
