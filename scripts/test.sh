@@ -15,6 +15,9 @@ run() {  # name, command...: runs quietly, prints the summary line(s)
   if "$@" >"$log/$name.log" 2>&1; then :; else status=1; echo "== $name FAILED (log: $log/$name.log)"; tail -40 "$log/$name.log"; fi
 }
 
+# 0. Layering (DESIGN.md): which layer may include which.
+run layers scripts/check-layers.sh; grep -E '^layers: ' "$log/layers.log"
+
 # 1. C unit, API and fuzz-replay tests (ctest).
 run ctest ctest --test-dir "$BUILD" --output-on-failure -j2
 grep -E 'tests passed|tests failed' "$log/ctest.log" | tail -1 | sed 's/^/c: /'
