@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,7 +64,14 @@ struct grpc_sink {
   nghttp2_session *h2;
   int32_t stream;
   bool deferred, stream_closed, ended, connected_once;
-  rr_buf pend;
+  rr_buf pend;                /* bytes the socket did not take; sent from pend_off */
+  size_t pend_off;
+  /* a DATA frame given to nghttp2 without a copy (NGHTTP2_DATA_FLAG_NO_COPY):
+   * its bytes are in nc_item (taken off the queue when wholly sent, then
+   * kept here until send_data_cb wrote them) */
+  struct qitem *nc_item;
+  size_t nc_off, nc_len;
+  bool nc_last;
   int conn_no;
 };
 
@@ -228,12 +236,37 @@ static void grpc_close(struct rr_sink *s) {
 
 /* ---- I/O thread: HTTP/2 client ----------------------------------------------------------- */
 
+/* Messages of at least this many bytes go out as DATA frames of their own,
+ * not copied into nghttp2's buffer; smaller ones are copied together into
+ * one frame (one send for many small messages). */
+#define NO_COPY_MIN (64u << 10)
+
 static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                             nghttp2_data_source *src, void *ud) {
   struct grpc_sink *g = ud;
   size_t o = 0;
   uint64_t freed = 0;
   pthread_mutex_lock(&g->mu);
+  if (g->head && g->head->len - g->head->off >= NO_COPY_MIN && !g->nc_item) {
+    struct qitem *it = g->head;
+    size_t k = it->len - it->off;
+    if (k > length) k = length;
+    g->nc_item = it;
+    g->nc_off = it->off;
+    g->nc_len = k;
+    it->off += k; /* half sent: never dropped */
+    g->nc_last = it->off == it->len;
+    if (g->nc_last) {
+      g->head = it->next;
+      if (!g->head) g->tail = NULL;
+      g->q_bytes -= it->len;
+      g->progress += it->len;
+      pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    return (ssize_t)k;
+  }
   while (o < length && g->head) {
     struct qitem *it = g->head;
     size_t k = it->len - it->off;
@@ -264,6 +297,61 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
   }
   pthread_mutex_unlock(&g->mu);
   return (ssize_t)o;
+}
+
+/* DATA frames up to the peer's frame size and window (nghttp2's default is 16 KiB). */
+static ssize_t read_length_cb(nghttp2_session *session, uint8_t frame_type, int32_t stream_id,
+                              int32_t session_window, int32_t stream_window, uint32_t max_frame, void *ud) {
+  ssize_t n = (ssize_t)max_frame;
+  if (session_window < n) n = session_window;
+  if (stream_window < n) n = stream_window;
+  return n > 0 ? n : 1;
+}
+
+/* Queues the unsent part of bufs in pend. */
+static int pend_add(struct grpc_sink *g, const struct iovec *v, int nv, size_t done) {
+  for (int i = 0; i < nv; i++) {
+    size_t k = done < v[i].iov_len ? done : v[i].iov_len;
+    done -= k;
+    if (v[i].iov_len > k && rr_buf_append(&g->pend, (const uint8_t *)v[i].iov_base + k, v[i].iov_len - k) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Writes the buffers now if nothing is pending, the rest into pend.
+ * NGHTTP2_ERR_WOULDBLOCK (nothing taken) when pend is full, -1 on a socket error. */
+static int out_write(struct grpc_sink *g, const struct iovec *v, int nv) {
+  size_t done = 0;
+  if (g->pend.len - g->pend_off >= PEND_MAX) return NGHTTP2_ERR_WOULDBLOCK;
+  if (g->pend.len == g->pend_off) {
+    struct msghdr mh = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv};
+    for (;;) {
+      ssize_t w = sendmsg(g->fd, &mh, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return NGHTTP2_ERR_CALLBACK_FAILURE;
+      done = w > 0 ? (size_t)w : 0;
+      break;
+    }
+  }
+  return pend_add(g, v, nv, done) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *ud) {
+  struct iovec v = {(void *)data, length};
+  int r = out_write(ud, &v, 1);
+  return r < 0 ? r : (ssize_t)length;
+}
+
+static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *source, void *ud) {
+  struct grpc_sink *g = ud;
+  if (!g->nc_item || length != g->nc_len) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  struct iovec v[2] = {{(void *)framehd, 9}, {g->nc_item->data + g->nc_off, length}};
+  int r = out_write(g, v, 2);
+  if (r < 0) return r;
+  if (g->nc_last) rr__free(g->nc_item);
+  g->nc_item = NULL;
+  return 0;
 }
 
 static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
@@ -314,6 +402,9 @@ static int session_start(struct grpc_sink *g) {
   if (nghttp2_session_callbacks_new(&cb)) return -1;
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header_cb);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close_cb);
+  nghttp2_session_callbacks_set_send_callback(cb, send_cb);
+  nghttp2_session_callbacks_set_send_data_callback(cb, send_data_cb);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb, read_length_cb);
   int r = nghttp2_session_client_new(&g->h2, cb, g);
   nghttp2_session_callbacks_del(cb);
   if (r) return -1;
@@ -337,46 +428,31 @@ static int session_start(struct grpc_sink *g) {
   return 0;
 }
 
-/* Sends pend, then more from nghttp2, until the socket is full or nothing is
- * left. Returns -1 on a socket error. */
+/* Sends pend, then more from nghttp2 (which writes through send_cb and
+ * send_data_cb, keeping what the socket does not take in pend), until the
+ * socket is full or nothing is left. Returns -1 on a socket error. */
 static int pump_out(struct grpc_sink *g) {
-  for (;;) {
-    while (g->pend.len) {
-      ssize_t w = send(g->fd, g->pend.data, g->pend.len, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        return -1;
-      }
-      memmove(g->pend.data, g->pend.data + w, g->pend.len - (size_t)w);
-      g->pend.len -= (size_t)w;
+  while (g->pend.len > g->pend_off) {
+    ssize_t w = send(g->fd, g->pend.data + g->pend_off, g->pend.len - g->pend_off, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return -1;
     }
-    const uint8_t *p;
-    ssize_t n = nghttp2_session_mem_send(g->h2, &p);
-    if (n < 0) return -1;
-    if (n == 0) return 0;
-    /* write directly; keep the rest */
-    size_t done = 0;
-    while (done < (size_t)n) {
-      ssize_t w = send(g->fd, p + done, (size_t)n - done, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return -1;
-      }
-      done += (size_t)w;
-    }
-    if (done < (size_t)n) {
-      if (rr_buf_append(&g->pend, p + done, (size_t)n - done) < 0) return -1;
-      return 0;
-    }
+    g->pend_off += (size_t)w;
   }
+  if (g->pend.len == g->pend_off) { rr_buf_reset(&g->pend); g->pend_off = 0; }
+  if (g->pend.len - g->pend_off >= PEND_MAX) return 0;
+  return nghttp2_session_send(g->h2) < 0 ? -1 : 0;
 }
 
 static void conn_reset(struct grpc_sink *g) {
   if (g->h2) { nghttp2_session_del(g->h2); g->h2 = NULL; }
   if (g->fd >= 0) { close(g->fd); g->fd = -1; }
+  if (g->nc_item && g->nc_last) rr__free(g->nc_item); /* nghttp2 had taken it all (as a copy would have been) */
+  g->nc_item = NULL;
   rr_buf_reset(&g->pend);
+  g->pend_off = 0;
 }
 
 /* New connection: a half-sent message is sent again whole; after the first
@@ -453,13 +529,13 @@ static void *io_main(void *arg) {
       if (stop && !stop_deadline) stop_deadline = mono_ms() + 2000;
       if (pump_out(g) < 0) { why = "write failed"; break; }
       pthread_mutex_lock(&g->mu);
-      bool idle = !g->head && !g->pend.len && !nghttp2_session_want_write(g->h2);
+      bool idle = !g->head && g->pend.len == g->pend_off && !nghttp2_session_want_write(g->h2);
       if (idle != g->idle) { g->idle = idle; pthread_cond_broadcast(&g->cv); }
       if (g->deferred) g->need_wake = true;
       pthread_mutex_unlock(&g->mu);
       if (g->stream_closed) { if (!g->ended) why = "the server ended the call"; break; }
       if (stop_deadline && mono_ms() > stop_deadline) break;
-      struct pollfd p[2] = {{g->fd, POLLIN | (g->pend.len ? POLLOUT : 0), 0}, {g->wake[0], POLLIN, 0}};
+      struct pollfd p[2] = {{g->fd, POLLIN | (g->pend.len > g->pend_off ? POLLOUT : 0), 0}, {g->wake[0], POLLIN, 0}};
       int r = poll(p, 2, 100);
       if (r < 0 && errno != EINTR) { why = "poll failed"; break; }
       if (p[1].revents & POLLIN) {

@@ -495,6 +495,16 @@ static int h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame
   return 0;
 }
 
+/* DATA frames up to the peer's frame size and window (nghttp2's default is 16 KiB). */
+static ssize_t h2_read_length(nghttp2_session *session, uint8_t frame_type, int32_t stream_id, int32_t session_window,
+                              int32_t stream_window, uint32_t max_frame, void *ud) {
+  ssize_t n = (ssize_t)max_frame;
+  if (session_window < n) n = session_window;
+  if (stream_window < n) n = stream_window;
+  if (n > (ssize_t)CONN_BACKLOG) n = (ssize_t)CONN_BACKLOG;
+  return n > 0 ? n : 1;
+}
+
 static int h2_init(conn *c) {
   nghttp2_session_callbacks *cb;
   if (nghttp2_session_callbacks_new(&cb)) return RR_ENOMEM;
@@ -504,6 +514,7 @@ static int h2_init(conn *c) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_send);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb, h2_read_length);
   nghttp2_option *opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_max_send_header_block_length(opt, 65536);
