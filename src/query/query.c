@@ -50,7 +50,7 @@ static inline int64_t time_at(const rr__schunk *c, int t, int64_t pos) {
 }
 /* First position with time > x (strict: first with time >= x). The fences
  * give the stretch of RR__FENCES-th of the chunk holding the answer, which
- * is then bisected without branches on the data. */
+ * is then bisected. */
 static inline int64_t bound(const rr__schunk *c, int t, int64_t x, bool strict) {
   int64_t n = c->c.num_rows;
   if (n <= 0) return 0;
