@@ -240,6 +240,7 @@ static rr_server *server_up(int *port) {
   o.bind_host = "127.0.0.1";
   o.port = 0;
   o.memory_limit = 0; /* pure forwarding: measure the path, not the history */
+  o.reader_max_pending = UINT64_C(2) << 30; /* the reader thread may be starved on a shared machine */
   rr_server *s = NULL;
   rr_error e = {0};
   if (rr_server_new(&s, &o, &e) || rr_server_start(s, &e)) { fprintf(stderr, "server: %s\n", e.msg); exit(1); }

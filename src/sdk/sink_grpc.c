@@ -31,11 +31,13 @@
 #include "sdk_internal.h"
 
 #define PEND_MAX (1u << 20)
+#define ITEM_SPARES 4
+#define ITEM_SPARE_MIN (64u << 10)
 
 struct qitem {
   struct qitem *next;
   int kind;
-  size_t len, off;
+  size_t len, off, cap; /* cap: bytes allocated for data */
   uint8_t data[];
 };
 
@@ -52,6 +54,10 @@ struct grpc_sink {
   struct qitem *head, *tail;
   size_t q_bytes;
   struct qitem *store_info;   /* copy of the last SetStoreInfo frame */
+  /* large items kept for reuse: fresh memory for every large message costs
+   * a page fault per page, more than the copy itself */
+  struct qitem *spare[ITEM_SPARES];
+  int n_spare;
   bool stop, idle, need_wake, thread_started;
   uint64_t progress;          /* bytes taken off the queue */
   uint64_t dropped;
@@ -100,15 +106,36 @@ static void wake_io(struct grpc_sink *g) {
 
 /* ---- batcher side ------------------------------------------------------------------- */
 
-static struct qitem *item_new(int kind, const uint8_t *pb, size_t n) {
+/* Under mu: keeps a large item for reuse, else frees it. */
+static void item_free(struct grpc_sink *g, struct qitem *it) {
+  if (it->cap >= ITEM_SPARE_MIN && g->n_spare < ITEM_SPARES) g->spare[g->n_spare++] = it;
+  else rr__free(it);
+}
+
+static struct qitem *item_new(struct grpc_sink *g, int kind, const uint8_t *pb, size_t n) {
   uint8_t prefix[32];
   int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
   if (pl < 0) return NULL;
-  struct qitem *it = rr__malloc(sizeof *it + (size_t)pl + n);
-  if (!it) return NULL;
+  size_t need = (size_t)pl + n;
+  struct qitem *it = NULL;
+  if (need >= ITEM_SPARE_MIN) {
+    pthread_mutex_lock(&g->mu);
+    for (int i = 0; i < g->n_spare; i++)
+      if (g->spare[i]->cap >= need && g->spare[i]->cap / 2 <= need) {
+        it = g->spare[i];
+        g->spare[i] = g->spare[--g->n_spare];
+        break;
+      }
+    pthread_mutex_unlock(&g->mu);
+  }
+  if (!it) {
+    it = rr__malloc(sizeof *it + need);
+    if (!it) return NULL;
+    it->cap = need;
+  }
   it->next = NULL;
   it->kind = kind;
-  it->len = (size_t)pl + n;
+  it->len = need;
   it->off = 0;
   memcpy(it->data, prefix, (size_t)pl);
   if (n) memcpy(it->data + pl, pb, n);
@@ -126,7 +153,7 @@ static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
     *pp = it->next;
     if (g->tail == it) g->tail = prev;
     g->q_bytes -= it->len;
-    rr__free(it);
+    item_free(g, it);
     n++;
   }
   return n;
@@ -134,10 +161,10 @@ static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
 
 static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   struct grpc_sink *g = (struct grpc_sink *)s;
-  struct qitem *it = item_new(m->kind, m->pb, m->len);
+  struct qitem *it = item_new(g, m->kind, m->pb, m->len);
   if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory (or a message over 4 GiB)");
   struct qitem *info = NULL;
-  if (m->kind == RR_MSG_SET_STORE_INFO) info = item_new(m->kind, m->pb, m->len);
+  if (m->kind == RR_MSG_SET_STORE_INFO) info = item_new(g, m->kind, m->pb, m->len);
   pthread_mutex_lock(&g->mu);
   uint64_t dropped = 0;
   if (g->q_bytes + it->len > g->max_bytes) {
@@ -226,6 +253,7 @@ static void grpc_close(struct rr_sink *s) {
     count_dropped(g, left);
   }
   rr__free(g->store_info);
+  for (int i = 0; i < g->n_spare; i++) rr__free(g->spare[i]);
   close(g->wake[0]);
   close(g->wake[1]);
   pthread_mutex_destroy(&g->mu);
@@ -279,7 +307,7 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
       if (!g->head) g->tail = NULL;
       g->q_bytes -= it->len;
       freed += it->len;
-      rr__free(it);
+      item_free(g, it);
     }
   }
   if (freed) { g->progress += freed; pthread_cond_broadcast(&g->cv); }
@@ -349,7 +377,11 @@ static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const ui
   struct iovec v[2] = {{(void *)framehd, 9}, {g->nc_item->data + g->nc_off, length}};
   int r = out_write(g, v, 2);
   if (r < 0) return r;
-  if (g->nc_last) rr__free(g->nc_item);
+  if (g->nc_last) {
+    pthread_mutex_lock(&g->mu);
+    item_free(g, g->nc_item);
+    pthread_mutex_unlock(&g->mu);
+  }
   g->nc_item = NULL;
   return 0;
 }
@@ -464,6 +496,7 @@ static void requeue_for_new_connection(struct grpc_sink *g) {
     struct qitem *c = rr__malloc(sizeof *c + g->store_info->len);
     if (c) {
       memcpy(c, g->store_info, sizeof *c + g->store_info->len);
+      c->cap = g->store_info->len;
       c->off = 0;
       c->next = g->head;
       g->head = c;

@@ -27,6 +27,11 @@
 #include "encoding/rr_encoding.h"
 
 enum { SRV_PERSISTENT = 0, SRV_STATIC = 1, SRV_DISPOSABLE = 2 };
+#define SRV_SPARES 8
+#define SRV_SPARE_MIN ((size_t)64 << 10)
+#define SRV_SPARE_BYTES ((size_t)32 << 20)
+
+typedef struct srv_broker srv_broker;
 
 typedef struct srv_msg {
   uint32_t refs;
@@ -34,6 +39,7 @@ typedef struct srv_msg {
   uint8_t kind;       /* rr_msg_kind */
   uint32_t inner_off; /* offset of the inner message in data (for --save) */
   size_t len;         /* bytes of data: one whole gRPC frame */
+  size_t cap;         /* bytes allocated for data (>= len) */
   uint8_t data[];
 } srv_msg;
 
@@ -71,6 +77,7 @@ typedef struct srv_deframer {
   uint32_t need;   /* body length of the current message */
   srv_msg *cur;    /* being filled: cur->len bytes so far (header included) */
   size_t cap;      /* bytes allocated for cur->data */
+  srv_broker *pool; /* where to take message buffers from (NULL: malloc) */
   bool failed;
 } srv_deframer;
 
@@ -91,7 +98,7 @@ typedef struct srv_deque {
 
 typedef struct srv_reader srv_reader;
 
-typedef struct srv_broker {
+struct srv_broker {
   srv_deque hist[3];
   uint64_t hist_bytes, limit, reader_max;
   srv_reader *readers;
@@ -99,7 +106,12 @@ typedef struct srv_broker {
   uint64_t live_bytes;       /* all srv_msg bytes alive (refs > 0) */
   uint64_t n_readers;
   bool warned_persistent;
-} srv_broker;
+  /* large freed messages kept for reuse (fresh memory costs a page fault
+   * per page, more than the copy into it) */
+  srv_msg *spare[SRV_SPARES];
+  int n_spare;
+  size_t spare_bytes;       /* at most SRV_SPARE_BYTES */
+};
 
 struct srv_reader {
   srv_reader *next, *prev;
@@ -122,6 +134,9 @@ void rr__srv_broker_free(srv_broker *b); /* readers must be detached first */
  * number of history messages dropped by the limit. */
 size_t rr__srv_broker_publish(srv_broker *b, srv_msg *m);
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m);
+/* A message with room for cap bytes of data (a kept one when one fits),
+ * header zeroed; NULL on out-of-memory. */
+srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap);
 /* Attaches a reader: snapshot of the history (persistent, static,
  * disposable, each oldest first), then live messages. RR_ENOMEM. */
 int rr__srv_reader_attach(srv_broker *b, srv_reader *r);

@@ -20,6 +20,7 @@ srv_msg *rr__srv_msg_from_log_msg(const rr_log_msg *lm) {
   if (pl < 0) return NULL;
   srv_msg *m = rr__malloc(sizeof *m + (size_t)pl + lm->proto.len);
   if (!m) return NULL;
+  m->cap = (size_t)pl + lm->proto.len;
   m->refs = 0;
   m->cat = (uint8_t)rr__srv_category(lm);
   m->kind = (uint8_t)lm->kind;
@@ -36,6 +37,7 @@ srv_msg *rr__srv_msg_new(int kind, int cat, const uint8_t *inner, size_t n) {
   if (pl < 0) return NULL;
   srv_msg *m = rr__malloc(sizeof *m + (size_t)pl + n);
   if (!m) return NULL;
+  m->cap = (size_t)pl + n;
   m->refs = 0;
   m->cat = (uint8_t)cat;
   m->kind = (uint8_t)kind;
@@ -224,9 +226,9 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
       d->need = (uint32_t)d->hdr[1] << 24 | (uint32_t)d->hdr[2] << 16 | (uint32_t)d->hdr[3] << 8 | d->hdr[4];
       size_t total = 5 + (size_t)d->need;
       d->cap = total < DEFRAME_AHEAD ? total : DEFRAME_AHEAD;
-      d->cur = rr__malloc(sizeof *d->cur + d->cap);
+      d->cur = rr__srv_msg_alloc(d->pool, d->cap);
       if (!d->cur) { d->failed = true; return rr__err(err, RR_ENOMEM, "out of memory for a %zu-byte message", total); }
-      memset(d->cur, 0, sizeof *d->cur);
+      d->cap = d->cur->cap;
       memcpy(d->cur->data, d->hdr, 5);
       d->cur->len = 5;
       d->cur->inner_off = 5;
@@ -240,7 +242,7 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
       srv_msg *g = rr__realloc(d->cur, sizeof *g + nc);
       if (!g) { d->failed = true; return rr__err(err, RR_ENOMEM, "out of memory for a %zu-byte message", total); }
       d->cur = g;
-      d->cap = nc;
+      d->cap = g->cap = nc;
     }
     memcpy(d->cur->data + d->cur->len, p, k);
     d->cur->len += k;
@@ -260,8 +262,31 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
   if (--m->refs == 0) {
     b->live_bytes -= m->len;
-    rr__free(m);
+    if (m->cap >= SRV_SPARE_MIN && b->spare_bytes + m->cap <= SRV_SPARE_BYTES && b->n_spare < SRV_SPARES) {
+      b->spare[b->n_spare++] = m;
+      b->spare_bytes += m->cap;
+    } else {
+      rr__free(m);
+    }
   }
+}
+
+srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
+  srv_msg *m = NULL;
+  if (b && cap >= SRV_SPARE_MIN)
+    for (int i = 0; i < b->n_spare; i++)
+      if (b->spare[i]->cap >= cap && b->spare[i]->cap / 2 <= cap) {
+        m = b->spare[i];
+        b->spare[i] = b->spare[--b->n_spare];
+        b->spare_bytes -= m->cap;
+        cap = m->cap;
+        break;
+      }
+  if (!m) m = rr__malloc(sizeof *m + cap);
+  if (!m) return NULL;
+  memset(m, 0, sizeof *m);
+  m->cap = cap;
+  return m;
 }
 
 /* ---- deque ---------------------------------------------------------------------- */
@@ -311,6 +336,9 @@ void rr__srv_broker_free(srv_broker *b) {
   while (b->readers) rr__srv_reader_detach(b->readers);
   for (int i = 0; i < 3; i++) dq_clear(b, &b->hist[i]);
   b->hist_bytes = 0;
+  for (int i = 0; i < b->n_spare; i++) rr__free(b->spare[i]);
+  b->n_spare = 0;
+  b->spare_bytes = 0;
 }
 
 static size_t enforce_limit(srv_broker *b) {

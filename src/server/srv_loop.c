@@ -38,6 +38,7 @@ static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 typedef struct conn conn;
 
 #define WRITE_SEGS 64
+#define SMALL_MSG 4096 /* reader messages below this are copied into one write */
 
 /* A piece of output: a view of a message (a reference held) or bytes of our own. */
 typedef struct oseg {
@@ -391,6 +392,7 @@ static int h2_on_begin_headers(nghttp2_session *session, const nghttp2_frame *fr
   st->c = c;
   st->id = frame->hd.stream_id;
   rr__srv_deframer_init(&st->dec);
+  st->dec.pool = &c->s->b;
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -707,11 +709,18 @@ static void h1_pump(conn *c) {
     srv_msg *m = rr__srv_reader_msg(&c->reader);
     char pre[24];
     int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
+    if (n < SMALL_MSG) {
+      /* small: copied together, written at the end in one go */
+      if (!q_copy(c, pre, (size_t)k) || !q_copy(c, p, n) || !q_copy(c, "\r\n", 2)) return;
+      rr__srv_reader_consume(&c->reader, n);
+      continue;
+    }
     m->refs++; /* conn_send_msg takes its own reference; keep m alive across consume */
     conn_send_msg(c, pre, (size_t)k, m, p, n, "\r\n", 2);
     rr__srv_reader_consume(&c->reader, n);
     rr__srv_msg_unref(&c->s->b, m);
   }
+  conn_kick(c);
 }
 
 /* A whole request head was parsed: decide what to do. Returns false if the
@@ -769,6 +778,7 @@ static bool h1_begin(conn *c) {
     }
     rr__srv_deframer_free(&c->dec);
     rr__srv_deframer_init(&c->dec);
+    c->dec.pool = &c->s->b;
     c->h1 = H1_BODY;
     return true;
   }

@@ -444,11 +444,40 @@ static void test_deframer(void **state) {
   rr__srv_deframer_free(&d);
 }
 
+/* Large freed messages are reused (bounded), small ones freed; accounting unchanged. */
+static void test_msg_spares(void **state) {
+  (void)state;
+  srv_broker b;
+  rr__srv_broker_init(&b, 0, 1 << 20);
+  srv_msg *m = rr__srv_msg_alloc(&b, 100 << 10);
+  assert_non_null(m);
+  assert_int_equal(m->cap, 100 << 10);
+  m->len = 100 << 10;
+  m->cat = SRV_DISPOSABLE;
+  rr__srv_broker_publish(&b, m); /* no history, no readers: released at once */
+  assert_int_equal(b.live_bytes, 0);
+  assert_int_equal(b.n_spare, 1);
+  assert_ptr_equal(rr__srv_msg_alloc(&b, 90 << 10), m); /* fits: reused, whole capacity kept */
+  assert_int_equal(m->cap, 100 << 10);
+  assert_int_equal(b.n_spare, 0);
+  srv_msg *big = rr__srv_msg_alloc(&b, 40 << 20);   /* over the spare budget: freed when released */
+  srv_msg *small = rr__srv_msg_alloc(&b, 100);      /* too small to keep */
+  srv_msg *ms[3] = {m, big, small};
+  for (int i = 0; i < 3; i++) { ms[i]->refs = 1; ms[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, ms[i]); }
+  assert_int_equal(b.n_spare, 1);
+  assert_true(b.spare_bytes <= SRV_SPARE_BYTES);
+  srv_msg *other = rr__srv_msg_alloc(&b, 300 << 10); /* more than the spare holds: fresh */
+  assert_ptr_not_equal(other, m);
+  rr__free(other);
+  rr__srv_broker_free(&b); /* frees the spare (ASan checks) */
+  assert_int_equal(b.n_spare, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_history_order), cmocka_unit_test(test_memory_limit),
       cmocka_unit_test(test_reader_overflow), cmocka_unit_test(test_server_loopback),
-      cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer),
+      cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer), cmocka_unit_test(test_msg_spares),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
