@@ -1,5 +1,5 @@
 /* The server's event loop: libuv on one thread, connections sniffed as
- * HTTP/2 (gRPC; nghttp2 server session, mem_recv/mem_send) or HTTP/1.1
+ * HTTP/2 (gRPC; nghttp2 server session, mem_recv/session_send) or HTTP/1.1
  * (gRPC-Web + CORS, static files, /rerun-c/stats). Protocol state lives in
  * the net layer and the broker; this file only moves bytes.
  *
@@ -334,6 +334,12 @@ static ssize_t read_reader_cb(nghttp2_session *session, int32_t id, uint8_t *buf
                               uint32_t *flags, nghttp2_data_source *src, void *ud) {
   h2_stream *st = src->ptr;
   size_t o = 0;
+  size_t first;
+  if (rr__srv_reader_peek(&st->reader, &first) && first >= SMALL_MSG) {
+    /* a large message: DATA frames referencing it, written by h2_send_data */
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    return (ssize_t)(first < length ? first : length);
+  }
   while (o < length) {
     size_t n;
     const uint8_t *p = rr__srv_reader_peek(&st->reader, &n);
@@ -497,6 +503,44 @@ static int h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame
   return 0;
 }
 
+/* Queue-only writers for nghttp2 callbacks (they never close the connection). */
+static ssize_t h2_send(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *ud) {
+  conn *c = ud;
+  if (backlog(c) >= CONN_BACKLOG) return NGHTTP2_ERR_WOULDBLOCK;
+  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
+  if (!last || last->ref) last = q_push(c);
+  if (!last || rr_buf_append(&last->own, data, length) < 0) {
+    snprintf(c->fail, sizeof c->fail, "out of memory");
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  c->q_bytes += length;
+  return (ssize_t)length;
+}
+
+static int h2_send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *source, void *ud) {
+  conn *c = ud;
+  h2_stream *st = source->ptr;
+  if (backlog(c) >= CONN_BACKLOG) return NGHTTP2_ERR_WOULDBLOCK;
+  size_t n;
+  const uint8_t *p = rr__srv_reader_peek(&st->reader, &n);
+  srv_msg *m = rr__srv_reader_msg(&st->reader);
+  if (!p || n < length || frame->data.padlen) {
+    snprintf(c->fail, sizeof c->fail, "internal: DATA frame without its message");
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  if (h2_send(session, framehd, 9, 0, ud) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  oseg *g = q_push(c);
+  if (!g) { snprintf(c->fail, sizeof c->fail, "out of memory"); return NGHTTP2_ERR_CALLBACK_FAILURE; }
+  g->ref = m;
+  m->refs++;
+  g->p = p;
+  g->n = length;
+  c->q_bytes += length;
+  rr__srv_reader_consume(&st->reader, length);
+  return 0;
+}
+
 /* DATA frames up to the peer's frame size and window (nghttp2's default is 16 KiB). */
 static ssize_t h2_read_length(nghttp2_session *session, uint8_t frame_type, int32_t stream_id, int32_t session_window,
                               int32_t stream_window, uint32_t max_frame, void *ud) {
@@ -517,6 +561,8 @@ static int h2_init(conn *c) {
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_send);
   nghttp2_session_callbacks_set_data_source_read_length_callback(cb, h2_read_length);
+  nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data);
   nghttp2_option *opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_max_send_header_block_length(opt, 65536);
@@ -533,14 +579,13 @@ static int h2_init(conn *c) {
 }
 
 static void h2_pump(conn *c) {
-  /* Readers with new messages: resume their deferred DATA. */
-  while (backlog(c) < CONN_BACKLOG && !c->closing) {
-    const uint8_t *p;
-    ssize_t n = nghttp2_session_mem_send(c->h2, &p);
-    if (n < 0) { conn_close(c, nghttp2_strerror((int)n)); return; }
-    if (n == 0) break;
-    conn_send1(c, p, (size_t)n);
+  /* nghttp2 writes through h2_send (copies) and h2_send_data (references),
+   * both into the output queue; WOULDBLOCK past the backlog bound */
+  if (backlog(c) < CONN_BACKLOG && !c->closing) {
+    int r = nghttp2_session_send(c->h2);
+    if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror(r)); return; }
   }
+  conn_kick(c);
   if (!c->closing && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && !backlog(c))
     conn_close(c, c->fail[0] ? c->fail : NULL);
 }
