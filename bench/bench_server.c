@@ -342,6 +342,7 @@ int main(int argc, char **argv) {
   const int n_small = 200000;
   rec = rec_up(port, 0, 1, 0);
   t0 = now_s();
+  c0 = cpu_s();
   for (int i = 0; i < n_small; i++) {
     rr_set_time_sequence(rec, "i", i);
     rr_scalar v = i;
@@ -351,9 +352,10 @@ int main(int argc, char **argv) {
   ok = wait_msgs(&r, before + (uint64_t)n_small, 60);
   dt = r.last_t - t0;
   rr_recording_stats_get(rec, &st);
-  printf("SDK -> server -> reader, 1-row chunks:   %8.0f msg/s  (%llu/%d%s, %llu dropped)\n",
+  double small_cpu = (cpu_s() - c0) / (double)(r.msgs - before > 0 ? r.msgs - before : 1);
+  printf("SDK -> server -> reader, 1-row chunks:   %8.0f msg/s  (%llu/%d%s, %llu dropped, %.1f CPU us/msg)\n",
          (double)(r.msgs - before) / dt, (unsigned long long)(r.msgs - before), n_small, ok ? "" : " TIMEOUT",
-         (unsigned long long)st.chunks_dropped);
+         (unsigned long long)st.chunks_dropped, small_cpu * 1e6);
   rr_recording_free(rec);
 
   /* 4. latency */
