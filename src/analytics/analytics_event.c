@@ -99,7 +99,7 @@ void rr__format_time(int64_t time_ns, char out[40]) {
     char f[11];
     snprintf(f, sizeof f, ".%09ld", frac);
     size_t fl = strlen(f);
-    while (f[fl - 1] == '0') f[--fl] = 0;
+    while (fl > 1 && f[fl - 1] == '0') f[--fl] = 0;
     memcpy(out + n, f, fl);
     n += fl;
   }

@@ -144,7 +144,7 @@ static int fb_string(rd *r, size_t s, rr_str *out) {
 
 /* A string usable as a C string (no embedded NUL). */
 static int fb_cstring(rd *r, size_t s, const char **out) {
-  rr_str v;
+  rr_str v = {NULL, 0};
   RR_TRY(fb_string(r, s, &v));
   if (memchr(v.ptr, 0, v.len)) return bad(r, s, "string has an embedded NUL");
   *out = v.ptr;
@@ -474,7 +474,7 @@ static int take_buf(bctx *c, const struct ArrowSchema *s, int64_t *off, int64_t 
 /* Takes the next buffer, checks it holds `need` bytes and installs it. */
 static int use_buf(bctx *c, const struct ArrowSchema *s, struct ArrowArray *a, int slot, int64_t need,
                    const char *what) {
-  int64_t off, len;
+  int64_t off = 0, len = 0;
   RR_TRY(take_buf(c, s, &off, &len));
   if (len < need)
     return rr__err(c->r->err, RR_ECORRUPT,

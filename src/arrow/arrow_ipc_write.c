@@ -37,7 +37,7 @@ static void fb_align(fbw *w, size_t a, size_t rem) {
 }
 
 static void fb_put_le(fbw *w, uint64_t v, int size) {
-  uint8_t t[8];
+  uint8_t t[8] = {0};
   for (int i = 0; i < size; i++) t[i] = (uint8_t)(v >> (8 * i));
   fb_put(w, t, (size_t)size);
 }
@@ -214,7 +214,7 @@ static int emit_field(fbw *w, const struct ArrowSchema *s, int depth, size_t *ou
   size_t vec = fb_offset_vector(w, (uint32_t)s->n_children);
   fb_patch(w, f[4].pos, vec);
   for (int64_t i = 0; i < s->n_children; i++) {
-    size_t c;
+    size_t c = 0;
     RR_TRY(emit_field(w, s->children[i], depth + 1, &c, err));
     fb_patch(w, vec + 4 + 4 * (size_t)i, c);
   }
@@ -260,7 +260,7 @@ static int write_schema_message(rr_buf *out, const struct ArrowSchema *schema, i
   size_t vec = fb_offset_vector(&w, (uint32_t)schema->n_children);
   fb_patch(&w, f[1].pos, vec);
   for (int64_t i = 0; i < schema->n_children; i++) {
-    size_t c;
+    size_t c = 0;
     RR_TRY(emit_field(&w, schema->children[i], 1, &c, err));
     fb_patch(&w, vec + 4 + 4 * (size_t)i, c);
   }

@@ -180,7 +180,7 @@ int rr_arrow_metadata_get(const char *m, const char *key, rr_str *value) {
   size_t kl = strlen(key);
   int found = RR_ENOTFOUND;
   for (int64_t i = 0; i < n; i++) {
-    rr_arrow_kv kv;
+    rr_arrow_kv kv = {{NULL, 0}, {NULL, 0}};
     rr_arrow_metadata_at(m, i, &kv);
     if (kv.key.len == kl && !memcmp(kv.key.ptr, key, kl)) {
       if (value) *value = kv.value; /* the last of duplicates wins */
@@ -318,7 +318,7 @@ static bool metadata_equal(const char *a, const char *b) {
   int64_t n = rr_arrow_metadata_count(a);
   if (n != rr_arrow_metadata_count(b)) return false;
   for (int64_t i = 0; i < n; i++) {
-    rr_arrow_kv kv;
+    rr_arrow_kv kv = {{NULL, 0}, {NULL, 0}};
     rr_arrow_metadata_at(a, i, &kv);
     bool found = false;
     for (int64_t j = 0; j < n && !found; j++) {

@@ -26,7 +26,7 @@ static rr_recording *new_mem(const char *app, bool strict) {
 
 static tdecoded *drain(rr_recording *rec) {
   uint8_t *b;
-  size_t n;
+  size_t n = 0;
   assert_int_equal(rr_recording_memory_drain(rec, &b, &n), RR_OK);
   tdecoded *d = tdecode(b, n);
   rr_free(b);
@@ -269,7 +269,7 @@ static void test_buffered_then_save(void **state) {
   assert_int_equal(rr_recording_save(rec, path, &err), RR_OK);
   assert_int_equal(rr_log(rec, "late", RR_ARCHETYPE_POINTS3D, &pts, NULL), RR_OK);
   rr_recording_free(rec);
-  size_t n;
+  size_t n = 0;
   uint8_t *b = read_whole_file(path, &n);
   tdecoded *d = tdecode(b, n);
   assert_int_equal(d->n_errors, 0);
@@ -307,7 +307,7 @@ static void test_fork(void **state) {
   waitpid(pid, &status, 0);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   rr_recording_free(rec);
-  size_t n;
+  size_t n = 0;
   uint8_t *b = read_whole_file(path, &n);
   tdecoded *d = tdecode(b, n);
   assert_int_equal(d->n_errors, 0);
@@ -340,7 +340,7 @@ static void test_killed_writer_leaves_decodable_file(void **state) {
   usleep(20 * 1000);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
-  size_t n;
+  size_t n = 0;
   uint8_t *b = read_whole_file(path, &n);
   tdecoded *d = tdecode(b, n);
   /* every complete message decodes; at most the cut last one is reported */
