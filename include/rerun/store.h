@@ -15,7 +15,9 @@
  * Compaction: a new chunk is merged with the previous small chunk of the
  * same entity with the same timelines and component types while the result
  * stays within chunk_max_rows rows and chunk_max_bytes bytes (Rerun's
- * defaults: 4096 rows, 4 MiB). */
+ * defaults: 4096 rows, 4 MiB). At ingestion, a chunk of a quarter of
+ * chunk_max_bytes or more is kept as it came (no copy); rr_store_compact
+ * still merges such chunks. */
 #ifndef RERUN_STORE_H
 #define RERUN_STORE_H
 
