@@ -18,6 +18,20 @@ void rr__advise_huge(void *p, size_t n) {
 #endif
 }
 
+/* On VMs where a page fault is expensive, MADV_POPULATE_WRITE is several
+ * times cheaper than touching fresh pages one by one. Errors are ignored
+ * (older kernels say EINVAL). */
+void rr__populate(void *p, size_t n) {
+#if defined(__linux__)
+  const uintptr_t pg = 4096;
+  uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
+  if (n >= (64u << 10) && e > a) (void)madvise((void *)a, e - a, 23 /* MADV_POPULATE_WRITE */);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
 int rr_buf_reserve(rr_buf *b, size_t extra) {
   if (extra <= b->cap - b->len) return RR_OK;
   if (extra > SIZE_MAX - b->len) return RR_ENOMEM;

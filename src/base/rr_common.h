@@ -78,6 +78,9 @@ void rr_buf_reset(rr_buf *b);                 /* len = 0, keeps memory */
 void rr_buf_free(rr_buf *b);                  /* frees memory, back to RR_BUF_INIT */
 /* Hints that a large block will be filled: use huge pages (Linux THP). */
 void rr__advise_huge(void *p, size_t n);
+/* Faults in a block of 64 KiB or more that is about to be written whole, in
+ * one call instead of one trap per page (Linux >= 5.14; best effort). */
+void rr__populate(void *p, size_t n);
 /* Moves the bytes out: returns data (caller frees with rr__free), buffer reset. */
 uint8_t *rr_buf_steal(rr_buf *b, size_t *len);
 

@@ -14,7 +14,6 @@
  * aligned allocation that can be moved out. */
 #include <lz4.h>
 #if defined(__linux__)
-#include <sys/mman.h>
 #endif
 
 #include "encoding/encoding_internal.h"
@@ -415,21 +414,6 @@ static int decode_set_store_info(const uint8_t *p, size_t n, struct msg_impl **o
   return rc;
 }
 
-/* The decoded IPC bytes are all written by the decompression and then kept
- * (the store's chunks point into them): on VMs where each page fault is
- * expensive, faulting the pages in with one call is several times cheaper
- * than one trap per page. Best effort (Linux >= 5.14; errors ignored). */
-static void populate(void *p, size_t n) {
-#if defined(__linux__)
-  const uintptr_t pg = 4096;
-  uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
-  if (n >= (64u << 10) && e > a) (void)madvise((void *)a, e - a, 23 /* MADV_POPULATE_WRITE */);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
 static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
                         struct msg_impl **out, rr_error *err) {
   PbArrowMsg *a = rerun__log_msg__v1alpha1__arrow_msg__unpack(&pc_allocator, n, p);
@@ -460,7 +444,7 @@ static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
   if (rc == RR_OK && ulen > 0) {
     ipc = rr__malloc((size_t)ulen);
     if (ipc) rr__advise_huge(ipc, (size_t)ulen);
-    if (ipc) populate(ipc, (size_t)ulen);
+    if (ipc) rr__populate(ipc, (size_t)ulen);
     if (!ipc) rc = rr__err(err, RR_ENOMEM, "out of memory for %llu IPC bytes", (unsigned long long)ulen);
     else if (((uintptr_t)ipc & 7u) != 0)
       rc = rr__err(err, RR_EINTERNAL, "allocator returned memory that is not 8-byte aligned");

@@ -18,7 +18,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -107,20 +106,6 @@ static void wake_io(struct grpc_sink *g) {
 
 /* ---- batcher side ------------------------------------------------------------------- */
 
-/* Fresh memory for a large message is all written at once: on VMs where a
- * page fault is expensive, faulting the pages in with one call is much
- * cheaper than a trap per page. Best effort (Linux >= 5.14; errors ignored). */
-static void populate(void *p, size_t n) {
-#if defined(__linux__)
-  const uintptr_t pg = 4096;
-  uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
-  if (n >= (64u << 10) && e > a) (void)madvise((void *)a, e - a, 23 /* MADV_POPULATE_WRITE */);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
 /* Under mu: keeps a large item for reuse, else frees it. */
 static void item_free(struct grpc_sink *g, struct qitem *it) {
   if (it->cap >= ITEM_SPARE_MIN && g->n_spare < ITEM_SPARES) g->spare[g->n_spare++] = it;
@@ -146,7 +131,7 @@ static struct qitem *item_new(struct grpc_sink *g, int kind, const uint8_t *pb, 
   if (!it) {
     it = rr__malloc(sizeof *it + need);
     if (!it) return NULL;
-    populate(it->data, need);
+    rr__populate(it->data, need);
     it->cap = need;
   }
   it->next = NULL;

@@ -2,7 +2,6 @@
  * live queues. No I/O; the loop thread only. See server_internal.h. */
 #include <string.h>
 #if defined(__linux__)
-#include <sys/mman.h>
 #endif
 
 #include "net/rr_net.h"
@@ -274,20 +273,6 @@ void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
   }
 }
 
-/* Fresh memory for a large message is all written at once: on VMs where a
- * page fault is expensive, faulting the pages in with one call is much
- * cheaper than a trap per page. Best effort (Linux >= 5.14; errors ignored). */
-static void populate(void *p, size_t n) {
-#if defined(__linux__)
-  const uintptr_t pg = 4096;
-  uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
-  if (n >= (64u << 10) && e > a) (void)madvise((void *)a, e - a, 23 /* MADV_POPULATE_WRITE */);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
 srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
   srv_msg *m = NULL;
   if (b && cap >= SRV_SPARE_MIN)
@@ -301,7 +286,7 @@ srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
       }
   if (!m) {
     m = rr__malloc(sizeof *m + cap);
-    if (m) populate(m->data, cap);
+    if (m) rr__populate(m->data, cap);
   }
   if (!m) return NULL;
   memset(m, 0, sizeof *m);
