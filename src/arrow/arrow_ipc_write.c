@@ -398,7 +398,7 @@ static void write_bits(uint8_t *dst, const uint8_t *src, int64_t bit_off, int64_
   if (nbits % 8) dst[nb - 1] &= (uint8_t)((1u << (nbits % 8)) - 1);
 }
 
-static int write_batch_message(rr_buf *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+static int write_batch_message(rr_segs *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
                                int alignment, rr_error *err) {
   if (!batch || !batch->release || strcmp(schema->format, "+s") || batch->n_children != schema->n_children)
     return rr__err(err, RR_EINVAL, "arrow ipc write: the batch must be a struct array matching the schema");
@@ -425,7 +425,7 @@ static int write_batch_message(rr_buf *out, const struct ArrowSchema *schema, co
   int64_t body_len = cursor;
 
   fbw w;
-  size_t hdr = begin_message(&w, out, 3, body_len);
+  size_t hdr = begin_message(&w, out->own, 3, body_len);
   fbf f[3] = {{0, 8, (uint64_t)batch->length, 0}, {1, 4, 0, 0}, {2, 4, 0, 0}};
   size_t tbl = fb_table(&w, f, 3);
   fb_patch(&w, hdr, tbl);
@@ -446,33 +446,39 @@ static int write_batch_message(rr_buf *out, const struct ArrowSchema *schema, co
     fb_put_le(&w, (uint64_t)bufs[i].len, 8);
   }
   rc = end_message(&w, alignment);
-  if (rc == RR_OK) rc = rr_buf_reserve(out, (size_t)body_len);
-  if (rc == RR_OK) {
-    uint8_t *body = out->data + out->len;
-    int64_t done = 0; /* bytes of the body written so far; gaps are zeroed */
-    for (size_t i = 0; i < nbufs; i++) {
-      wbuf *b = &bufs[i];
-      if (!b->len) continue;
-      uint8_t *d = body + b->offset;
-      memset(body + done, 0, (size_t)(b->offset - done));
-      done = b->offset + b->len;
-      switch (b->kind) {
-        case W_COPY: memcpy(d, b->src, (size_t)b->len); break;
-        case W_BITS: write_bits(d, b->src, b->bit_off, b->nbits); break;
-        case W_OFFS:
-          for (int64_t k = 0; k < b->nbits; k++) {
-            int32_t v;
-            memcpy(&v, b->src + 4 * k, 4);
-            v -= b->base;
-            memcpy(d + 4 * k, &v, 4);
-          }
-          break;
-        default: memset(d, 0, (size_t)b->len); break; /* W_ZERO_OFF */
-      }
+  /* One reservation for every body byte that is not borrowed. */
+  int64_t borrowed = 0;
+  for (size_t i = 0; i < nbufs; i++)
+    if (bufs[i].kind == W_COPY && (uint64_t)bufs[i].len >= out->min_ref) borrowed += bufs[i].len;
+  if (rc == RR_OK) rc = rr_buf_reserve(out->own, (size_t)(body_len - borrowed));
+  int64_t done = 0; /* bytes of the body written so far; gaps are zeroed */
+  for (size_t i = 0; rc == RR_OK && i < nbufs; i++) {
+    wbuf *b = &bufs[i];
+    if (!b->len) continue;
+    rc = rr_buf_append_zeros(out->own, (size_t)(b->offset - done));
+    done = b->offset + b->len;
+    if (rc != RR_OK) break;
+    if (b->kind == W_COPY) {
+      rc = rr_segs_ref(out, b->src, (size_t)b->len);
+      continue;
     }
-    memset(body + done, 0, (size_t)(body_len - done));
-    out->len += (size_t)body_len;
+    if ((rc = rr_buf_reserve(out->own, (size_t)b->len)) != RR_OK) break;
+    uint8_t *d = out->own->data + out->own->len;
+    switch (b->kind) {
+      case W_BITS: write_bits(d, b->src, b->bit_off, b->nbits); break;
+      case W_OFFS:
+        for (int64_t k = 0; k < b->nbits; k++) {
+          int32_t v;
+          memcpy(&v, b->src + 4 * k, 4);
+          v -= b->base;
+          memcpy(d + 4 * k, &v, 4);
+        }
+        break;
+      default: memset(d, 0, (size_t)b->len); break; /* W_ZERO_OFF */
+    }
+    out->own->len += (size_t)b->len;
   }
+  if (rc == RR_OK) rc = rr_buf_append_zeros(out->own, (size_t)(body_len - done));
   if (rc != RR_OK) rc = rr__err(err, rc, "arrow ipc write: out of memory");
   rr_buf_free(&c.nodes);
   rr_buf_free(&c.bufs);
@@ -484,15 +490,25 @@ static int write_eos(rr_buf *out) {
   return rr_buf_append_u32le(out, 0);
 }
 
-int rr_arrow_ipc_write(rr_buf *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
-                       int alignment, rr_error *err) {
-  if (!out || !schema) return rr__err(err, RR_EINVAL, "arrow ipc write: NULL argument");
+int rr_arrow_ipc_write_segs(rr_segs *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                            int alignment, rr_error *err) {
+  if (!out || !out->own || !schema) return rr__err(err, RR_EINVAL, "arrow ipc write: NULL argument");
   if (alignment != 8 && alignment != 64)
     return rr__err(err, RR_EINVAL, "arrow ipc write: alignment must be 8 or 64, not %d", alignment);
-  size_t start = out->len;
-  int rc = write_schema_message(out, schema, alignment, err);
+  int rc = write_schema_message(out->own, schema, alignment, err);
   if (rc == RR_OK) rc = write_batch_message(out, schema, batch, alignment, err);
-  if (rc == RR_OK && (rc = write_eos(out)) != RR_OK) rr__err(err, rc, "arrow ipc write: out of memory");
+  if (rc == RR_OK && (rc = write_eos(out->own)) != RR_OK) rr__err(err, rc, "arrow ipc write: out of memory");
+  return rc;
+}
+
+int rr_arrow_ipc_write(rr_buf *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                       int alignment, rr_error *err) {
+  if (!out) return rr__err(err, RR_EINVAL, "arrow ipc write: NULL argument");
+  size_t start = out->len;
+  rr_segs s;
+  rr_segs_init(&s, out, SIZE_MAX); /* everything copied: out alone holds the stream */
+  int rc = rr_arrow_ipc_write_segs(&s, schema, batch, alignment, err);
+  rr_segs_free(&s);
   if (rc != RR_OK) out->len = start;
   return rc;
 }

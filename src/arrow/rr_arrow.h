@@ -119,6 +119,14 @@ void rr_arrow_builder_reset(rr_arrow_builder *b);
  * of the same type with no nulls of its own. `alignment` is 8 or 64. */
 int rr_arrow_ipc_write(rr_buf *out, const struct ArrowSchema *schema,
                        const struct ArrowArray *batch, int alignment, rr_error *err);
+/* The same stream as a segment list (see rr_segs in base): metadata and
+ * small or transformed buffers are written to out->own, value buffers of
+ * out->min_ref bytes or more are borrowed from `batch`, which must then
+ * outlive every read of the parts. The stream ends with owned bytes: call
+ * rr_segs_sync before reading the parts. On error the list is unusable (the
+ * caller discards it). */
+int rr_arrow_ipc_write_segs(rr_segs *out, const struct ArrowSchema *schema,
+                            const struct ArrowArray *batch, int alignment, rr_error *err);
 /* Appends a stream holding only the Schema message and EOS. */
 int rr_arrow_ipc_write_schema(rr_buf *out, const struct ArrowSchema *schema, rr_error *err);
 

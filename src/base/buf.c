@@ -93,3 +93,39 @@ uint8_t *rr_buf_steal(rr_buf *b, size_t *len) {
   b->len = b->cap = 0;
   return p;
 }
+
+/* ---- segment lists ----------------------------------------------------------- */
+
+void rr_segs_init(rr_segs *s, rr_buf *own, size_t min_ref) {
+  *s = (rr_segs){own, own->len, RR_BUF_INIT, 0, min_ref ? min_ref : 1};
+}
+
+void rr_segs_free(rr_segs *s) { rr_buf_free(&s->parts); }
+
+static int segs_add(rr_segs *s, const uint8_t *ext, size_t off, size_t len) {
+  rr_seg *last = s->parts.len ? (rr_seg *)(void *)(s->parts.data + s->parts.len) - 1 : NULL;
+  if (last && !ext && !last->ext && last->off + last->len == off) {
+    last->len += len; /* owned bytes right after owned bytes */
+  } else if (last && ext && last->ext && last->ext + last->len == ext) {
+    last->len += len; /* a borrowed range continuing the previous one */
+  } else {
+    rr_seg g = {ext, off, len};
+    RR_TRY(rr_buf_append(&s->parts, &g, sizeof g));
+  }
+  s->total += len;
+  return RR_OK;
+}
+
+int rr_segs_sync(rr_segs *s) {
+  if (s->own->len == s->mark) return RR_OK;
+  RR_TRY(segs_add(s, NULL, s->mark, s->own->len - s->mark));
+  s->mark = s->own->len;
+  return RR_OK;
+}
+
+int rr_segs_ref(rr_segs *s, const void *p, size_t n) {
+  if (n == 0) return RR_OK;
+  if (n < s->min_ref) return rr_buf_append(s->own, p, n);
+  RR_TRY(rr_segs_sync(s));
+  return segs_add(s, p, 0, n);
+}

@@ -84,6 +84,40 @@ void rr__populate(void *p, size_t n);
 /* Moves the bytes out: returns data (caller frees with rr__free), buffer reset. */
 uint8_t *rr_buf_steal(rr_buf *b, size_t *len);
 
+/* ---- segment lists: a byte sequence made of owned and borrowed parts ----- */
+/* Writers append owned bytes straight to *own (its growth is fine: owned
+ * parts are kept as offsets) and borrowed ranges with rr_segs_ref; readers
+ * walk the parts in order with rr_segs_iov once writing is done. A borrowed
+ * range must stay valid as long as the parts are read. Ranges shorter than
+ * min_ref are copied into *own instead (min_ref = SIZE_MAX: everything is
+ * copied and *own alone holds the bytes). */
+typedef struct rr_seg {
+  const uint8_t *ext; /* NULL: bytes [off, off + len) of *own */
+  size_t off, len;
+} rr_seg;
+typedef struct rr_segs {
+  rr_buf *own;
+  size_t mark;     /* own bytes before this are in some part */
+  rr_buf parts;    /* rr_seg */
+  size_t total;    /* bytes in parts, not counting own bytes after mark */
+  size_t min_ref;
+} rr_segs;
+void rr_segs_init(rr_segs *s, rr_buf *own, size_t min_ref);
+void rr_segs_free(rr_segs *s); /* frees the part list, not *own */
+/* Closes the owned bytes appended since the last part into a part. */
+int rr_segs_sync(rr_segs *s);
+/* Appends n bytes at p: borrowed when n >= min_ref, else copied. */
+int rr_segs_ref(rr_segs *s, const void *p, size_t n);
+/* Bytes so far (parts + trailing owned bytes). */
+static inline size_t rr_segs_len(const rr_segs *s) { return s->total + (s->own->len - s->mark); }
+/* Number of parts after rr_segs_sync, and part i as a pointer + length. */
+static inline size_t rr_segs_count(const rr_segs *s) { return s->parts.len / sizeof(rr_seg); }
+static inline const uint8_t *rr_segs_ptr(const rr_segs *s, size_t i, size_t *len) {
+  const rr_seg *g = (const rr_seg *)(const void *)s->parts.data + i;
+  *len = g->len;
+  return g->ext ? g->ext : s->own->data + g->off;
+}
+
 static inline void rr__put_u32le(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }

@@ -170,6 +170,16 @@ int rr_rrd_write_stream_header_version(rr_buf *out, const uint8_t version[4], bo
 int rr_log_msg_encode(rr_buf *out, const rr_log_msg *m, rr_framing framing, bool lz4,
                       rr_error *err);
 
+/* The bytes around an ArrowMsg's payload, for callers that keep the
+ * payload elsewhere (segments, a compression buffer): appends to `out` the
+ * head (the framing, fields 1-4, the payload's tag and length: *head_len
+ * bytes) and then the tail (chunk_id, is_static). head + payload + tail are
+ * byte for byte what rr_log_msg_encode writes for the same message with that
+ * payload. m->arrow.ipc is ignored; the payload is payload_len bytes, an LZ4
+ * block when `lz4`, of an IPC stream of uncompressed_size bytes. */
+int rr_arrow_msg_encode_parts(rr_buf *out, size_t *head_len, const rr_log_msg *m, rr_framing framing,
+                              bool lz4, size_t payload_len, size_t uncompressed_size, rr_error *err);
+
 /* Appends a length-delimited protobuf field (tag, varint length, bytes).
  * With field = kind it turns an inner message into a LogMsg without
  * re-encoding; with field 1 it wraps a LogMsg as WriteMessagesRequest or

@@ -221,6 +221,75 @@ int rr_log_msg_encode(rr_buf *out, const rr_log_msg *m, rr_framing framing, bool
   return rc;
 }
 
+static size_t put_varint(uint8_t *p, uint64_t v) {
+  size_t k = 0;
+  do { p[k++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0)); v >>= 7; } while (v);
+  return k;
+}
+
+/* An ArrowMsg is fields 1-4, the payload (5), then 6-7, each packed in
+ * field order; packing the two groups as separate messages and putting the
+ * payload's tag and length between them gives the same bytes. */
+int rr_arrow_msg_encode_parts(rr_buf *out, size_t *head_len, const rr_log_msg *m, rr_framing framing,
+                              bool lz4, size_t payload_len, size_t uncompressed_size, rr_error *err) {
+  if (!out || !head_len || !m || m->kind != RR_MSG_ARROW)
+    return rr__err(err, RR_EINVAL, "rr_arrow_msg_encode_parts: NULL argument or not an ArrowMsg");
+  if (framing != RR_FRAMING_PROTO && framing != RR_FRAMING_RRD && framing != RR_FRAMING_LOG_MSG)
+    return rr__err(err, RR_EINVAL, "unknown framing %d", (int)framing);
+  struct enc_ctx c;
+  memset(&c, 0, sizeof c);
+  rr_log_msg bare = *m;
+  bare.arrow.ipc = (rr_bytes){NULL, 0};
+  ProtobufCMessage *msg = NULL;
+  int rc = build_message(&c, &bare, false, &msg, err);
+  size_t before = out->len;
+  if (rc == RR_OK) {
+    PbArrowMsg first = c.arrow, second = (PbArrowMsg)RERUN__LOG_MSG__V1ALPHA1__ARROW_MSG__INIT;
+    first.uncompressed_size = uncompressed_size;
+    first.compression = lz4 ? RERUN__COMMON__V1ALPHA1__COMPRESSION__COMPRESSION_LZ4
+                            : RERUN__COMMON__V1ALPHA1__COMPRESSION__COMPRESSION_NONE;
+    first.chunk_id = NULL;
+    first._is_static_case = RERUN__LOG_MSG__V1ALPHA1__ARROW_MSG___IS_STATIC__NOT_SET;
+    second.chunk_id = c.arrow.chunk_id;
+    second._is_static_case = c.arrow._is_static_case;
+    second.is_static = c.arrow.is_static;
+    size_t na = protobuf_c_message_get_packed_size(&first.base);
+    size_t nb = protobuf_c_message_get_packed_size(&second.base);
+    uint8_t ptag[12];
+    size_t np = 0;
+    if (payload_len) {
+      ptag[0] = (5 << 3) | 2;
+      np = 1 + put_varint(ptag + 1, payload_len);
+    }
+    size_t inner = na + np + payload_len + nb;
+    uint8_t frame[24];
+    size_t nf = 0;
+    if (framing == RR_FRAMING_RRD) {
+      rr__put_u64le(frame, (uint64_t)RR_MSG_ARROW);
+      rr__put_u64le(frame + 8, (uint64_t)inner);
+      nf = RR_RRD_MESSAGE_HEADER_SIZE;
+    } else if (framing == RR_FRAMING_LOG_MSG) {
+      frame[0] = (RR_MSG_ARROW << 3) | 2;
+      nf = 1 + put_varint(frame + 1, inner);
+    }
+    if ((rc = rr_buf_reserve(out, nf + na + np + nb)) < 0) {
+      rr__err(err, rc, "out of memory for a message header");
+    } else {
+      uint8_t *d = out->data + out->len;
+      memcpy(d, frame, nf);
+      protobuf_c_message_pack(&first.base, d + nf);
+      memcpy(d + nf + na, ptag, np);
+      protobuf_c_message_pack(&second.base, d + nf + na + np);
+      *head_len = nf + na + np;
+      out->len += nf + na + np + nb;
+    }
+  }
+  rr__free(c.app_s);
+  rr__free(c.rec_s);
+  if (rc < 0) out->len = before;
+  return rc;
+}
+
 int rr_proto_append_bytes_field(rr_buf *out, uint32_t field, const void *p, size_t n) {
   if (!out || field == 0 || field > 0x1FFFFFFFu || (n && !p)) return RR_EINVAL;
   uint8_t tmp[20];
