@@ -117,31 +117,46 @@ static void points3d_large_batch(void) {
   for (size_t i = 0; i < n; i++) pts[i] = (rr_position3d){(float)i, (float)(i % 1000), 0.5f};
   size_t bytes = n * sizeof *pts;
   double mbw = memcpy_bw(bytes), fbw = fwrite_bw(bytes);
+  /* Best of 3, as the baselines: the first run in a process also pays
+   * for the machine's first touch of fresh memory (the baselines touch
+   * their buffers before they are timed); the figure of the first run is
+   * printed too. */
   for (int compress = 0; compress < 2; compress++) {
-    rr_recording *rec = new_rec(compress, NULL);
-    double t = now_s();
     rr_points3d p = {.positions = pts, .num_positions = n};
-    rr_set_time_sequence(rec, "frame", 0);
-    if (rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &p, NULL)) exit(1);
-    size_t out;
-    finish_mem(rec, &out);
-    t = now_s() - t;
-    rr_recording_free(rec);
-    char extra[120];
-    snprintf(extra, sizeof extra, "%.0f MB in %.2fs (target >= 0.5x)%s", bytes / 1e6, t, compress ? " LZ4" : " uncompressed");
-    report("points3d_large_batch", "memory sink bytes/s vs memcpy", bytes / t / mbw, "memcpy", extra);
+    double best = 1e30, first = 0;
+    for (int rep = 0; rep < 3; rep++) {
+      rr_recording *rec = new_rec(compress, NULL);
+      double t = now_s();
+      rr_set_time_sequence(rec, "frame", 0);
+      if (rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &p, NULL)) exit(1);
+      size_t out;
+      finish_mem(rec, &out);
+      t = now_s() - t;
+      rr_recording_free(rec);
+      if (rep == 0) first = t;
+      if (t < best) best = t;
+    }
+    char extra[160];
+    snprintf(extra, sizeof extra, "%.0f MB in %.2fs, first run %.2fs (target >= 0.5x)%s", bytes / 1e6, best, first,
+             compress ? " LZ4" : " uncompressed");
+    report("points3d_large_batch", "memory sink bytes/s vs memcpy", bytes / best / mbw, "memcpy", extra);
 
     char path[300];
     snprintf(path, sizeof path, "%s/bench_large.rrd", tmpdir);
-    rec = new_rec(compress, path);
-    t = now_s();
-    rr_set_time_sequence(rec, "frame", 0);
-    if (rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &p, NULL)) exit(1);
-    rr_recording_free(rec);
-    t = now_s() - t;
-    unlink(path);
-    snprintf(extra, sizeof extra, "%.2fs (target >= 0.8x)%s", t, compress ? " LZ4" : " uncompressed");
-    report("points3d_large_batch", "file sink bytes/s vs fwrite", bytes / t / fbw, "fwrite", extra);
+    best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+      rr_recording *rec = new_rec(compress, path);
+      double t = now_s();
+      rr_set_time_sequence(rec, "frame", 0);
+      if (rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &p, NULL)) exit(1);
+      rr_recording_free(rec);
+      t = now_s() - t;
+      unlink(path);
+      if (rep == 0) first = t;
+      if (t < best) best = t;
+    }
+    snprintf(extra, sizeof extra, "%.2fs, first run %.2fs (target >= 0.8x)%s", best, first, compress ? " LZ4" : " uncompressed");
+    report("points3d_large_batch", "file sink bytes/s vs fwrite", bytes / best / fbw, "fwrite", extra);
   }
   free(pts);
 }

@@ -312,7 +312,7 @@ int main(int argc, char **argv) {
     rr_log_msg_init_store_info(&lm, &id);
     rr_buf b = RR_BUF_INIT;
     rr_log_msg_encode(&b, &lm, RR_FRAMING_PROTO, false, NULL);
-    struct rr_msg info = {NULL, RR_MSG_SET_STORE_INFO, b.len, b.data};
+    struct rr_msg info = {NULL, RR_MSG_SET_STORE_INFO, b.len, b.data, 0, NULL};
     sink->write(sink, &info, NULL);
     rr_buf a = RR_BUF_INIT;
     memset(&lm, 0, sizeof lm);
@@ -322,7 +322,7 @@ int main(int argc, char **argv) {
     lm.arrow.ipc.len = 1 << 20;
     lm.arrow.has_is_static = true;
     rr_log_msg_encode(&a, &lm, RR_FRAMING_PROTO, false, NULL);
-    struct rr_msg m = {NULL, RR_MSG_ARROW, a.len, a.data};
+    struct rr_msg m = {NULL, RR_MSG_ARROW, a.len, a.data, 0, NULL};
     uint64_t before = r.msgs, bytes_before = r.bytes;
     const int n_raw = 1024;
     t0 = now_s();

@@ -9,8 +9,26 @@
 
 void rr__msg_free(struct rr_msg *m) {
   if (!m) return;
+  rr__free(m->parts);
   rr__free(m->pb);
   rr__free(m);
+}
+
+int rr__msg_own(struct rr_msg *m) {
+  if (!m->n_parts) return RR_OK;
+  uint8_t *p = rr__malloc(m->len ? m->len : 1);
+  if (!p) return RR_ENOMEM;
+  size_t at = 0;
+  for (size_t i = 0; i < m->n_parts; i++) {
+    memcpy(p + at, m->parts[i].iov_base, m->parts[i].iov_len);
+    at += m->parts[i].iov_len;
+  }
+  rr__free(m->parts);
+  rr__free(m->pb);
+  m->parts = NULL;
+  m->n_parts = 0;
+  m->pb = p;
+  return RR_OK;
 }
 
 /* ---- accumulators ----------------------------------------------------------- */
@@ -325,6 +343,13 @@ static int deliver(rr_recording *rec, struct rr_msg *m) {
     }
     rr__msg_free(m);
   } else {
+    /* kept for a sink attached later: must not point into the chunk */
+    if (rr__msg_own(m) < 0) {
+      rec->stats.write_errors++;
+      rr__log(RR_LOG_ERROR, "out of memory buffering a %zu-byte message: it is lost", m->len);
+      rr__msg_free(m);
+      return RR_ENOMEM;
+    }
     m->next = NULL;
     if (rec->buf_tail) rec->buf_tail->next = m;
     else rec->buf_head = m;

@@ -14,6 +14,7 @@
 #define RR_SDK_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/uio.h>
 
 #include "arrow/rr_arrow.h"
 #include "base/rr_common.h"
@@ -21,14 +22,30 @@
 #include "rerun/sdk.h"
 
 /* An encoded message: kind 1 SetStoreInfo, 2 ArrowMsg, 3 BlueprintActivation,
- * with the inner protobuf bytes (RRD payload form). */
+ * with the inner protobuf bytes (RRD payload form), len bytes in all.
+ * With n_parts == 0 they are pb[0, len). Otherwise they are the parts in
+ * order: some point into pb (framing, Arrow metadata, small buffers), the
+ * large value buffers into the chunk being written, so such a message is
+ * only valid during sink->write (rr__msg_own makes it self-contained). */
 struct rr_msg {
   struct rr_msg *next;
   int kind;
   size_t len;
   uint8_t *pb;
+  size_t n_parts;
+  struct iovec *parts;
 };
 void rr__msg_free(struct rr_msg *m);
+/* Copies the parts into one owned buffer (n_parts becomes 0). */
+int rr__msg_own(struct rr_msg *m);
+/* The message's bytes as iovecs: its parts, or `one` pointing at pb. */
+static inline const struct iovec *rr__msg_iov(const struct rr_msg *m, struct iovec *one, size_t *n) {
+  if (m->n_parts) { *n = m->n_parts; return m->parts; }
+  one->iov_base = m->pb;
+  one->iov_len = m->len;
+  *n = 1;
+  return one;
+}
 
 /* A sink receives whole messages, in order, on the batcher thread only. */
 struct rr_sink {

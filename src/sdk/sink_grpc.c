@@ -112,7 +112,9 @@ static void item_free(struct grpc_sink *g, struct qitem *it) {
   else rr__free(it);
 }
 
-static struct qitem *item_new(struct grpc_sink *g, int kind, const uint8_t *pb, size_t n) {
+static struct qitem *item_new(struct grpc_sink *g, const struct rr_msg *m) {
+  int kind = m->kind;
+  size_t n = m->len;
   uint8_t prefix[32];
   int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
   if (pl < 0) return NULL;
@@ -139,7 +141,13 @@ static struct qitem *item_new(struct grpc_sink *g, int kind, const uint8_t *pb, 
   it->len = need;
   it->off = 0;
   memcpy(it->data, prefix, (size_t)pl);
-  if (n) memcpy(it->data + pl, pb, n);
+  struct iovec one;
+  size_t np, at = (size_t)pl;
+  const struct iovec *iov = rr__msg_iov(m, &one, &np);
+  for (size_t i = 0; i < np; i++) {
+    if (iov[i].iov_len) memcpy(it->data + at, iov[i].iov_base, iov[i].iov_len);
+    at += iov[i].iov_len;
+  }
   return it;
 }
 
@@ -162,10 +170,10 @@ static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
 
 static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   struct grpc_sink *g = (struct grpc_sink *)s;
-  struct qitem *it = item_new(g, m->kind, m->pb, m->len);
+  struct qitem *it = item_new(g, m);
   if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory (or a message over 4 GiB)");
   struct qitem *info = NULL;
-  if (m->kind == RR_MSG_SET_STORE_INFO) info = item_new(g, m->kind, m->pb, m->len);
+  if (m->kind == RR_MSG_SET_STORE_INFO) info = item_new(g, m);
   pthread_mutex_lock(&g->mu);
   uint64_t dropped = 0;
   if (g->q_bytes + it->len > g->max_bytes) {

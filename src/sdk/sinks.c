@@ -6,6 +6,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <lz4.h>
+
 #include "encoding/rr_encoding.h"
 #include "sdk_internal.h"
 
@@ -34,24 +36,103 @@ int rr__encode_store_info(rr_recording *rec, struct rr_msg **out, rr_error *err)
   return msg_from_log_msg(&lm, false, out, err);
 }
 
-int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg **out, rr_error *err) {
-  rr_buf ipc = RR_BUF_INIT;
-  int rc = rr__chunk_to_ipc(c, &ipc, err);
-  if (rc == RR_OK) {
-    rr_log_msg lm;
-    memset(&lm, 0, sizeof lm);
-    lm.kind = RR_MSG_ARROW;
-    lm.store_id = store_id_of(rec);
-    lm.arrow.ipc.ptr = ipc.data;
-    lm.arrow.ipc.len = ipc.len;
-    lm.arrow.has_chunk_id = true;
-    lm.arrow.chunk_id = c->id;
-    lm.arrow.has_is_static = true;
-    lm.arrow.is_static = rr__chunk_is_static(c);
-    rc = msg_from_log_msg(&lm, rec->compress, out, err);
+/* Value buffers of at least this size are written by the sinks straight
+ * from the chunk (writev, one copy into a memory sink) instead of being
+ * copied into the message first. */
+#define RR__MSG_MIN_BORROW ((size_t)64 << 10)
+
+/* m->parts = [head] + the IPC parts + [tail], head and tail at `at` in pb. */
+static int set_parts(struct rr_msg *m, const rr_segs *ipc, size_t at, size_t head, size_t tail) {
+  size_t n = rr_segs_count(ipc);
+  m->parts = rr__calloc(n + 2, sizeof *m->parts);
+  if (!m->parts) return RR_ENOMEM;
+  m->parts[0] = (struct iovec){m->pb + at, head};
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const uint8_t *p = rr_segs_ptr(ipc, i, &len);
+    m->parts[1 + i] = (struct iovec){(void *)p, len};
   }
+  m->parts[n + 1] = (struct iovec){m->pb + at + head, tail};
+  m->n_parts = n + 2;
+  m->len = ipc->total + head + tail; /* parts only: pb also holds head and tail */
+  return RR_OK;
+}
+
+/* The chunk as an ArrowMsg. Uncompressed, large value buffers are borrowed
+ * from the chunk (see struct rr_msg); with LZ4 the IPC stream is written
+ * whole, compressed, and the message framed around the compressed block. */
+int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg **out, rr_error *err) {
+  rr_log_msg lm;
+  memset(&lm, 0, sizeof lm);
+  lm.kind = RR_MSG_ARROW;
+  lm.store_id = store_id_of(rec);
+  lm.arrow.has_chunk_id = true;
+  lm.arrow.chunk_id = c->id;
+  lm.arrow.has_is_static = true;
+  lm.arrow.is_static = rr__chunk_is_static(c);
+  struct rr_msg *m = rr__calloc(1, sizeof *m);
+  if (!m) return rr__err(err, RR_ENOMEM, "out of memory");
+  m->kind = RR_MSG_ARROW;
+  rr_buf ipc = RR_BUF_INIT, z = RR_BUF_INIT;
+  rr_segs segs;
+  rr_segs_init(&segs, &ipc, rec->compress ? SIZE_MAX : RR__MSG_MIN_BORROW);
+  struct ArrowSchema schema;
+  struct ArrowArray batch;
+  int rc = rr__chunk_to_batch(c, &schema, &batch, err);
+  if (rc == RR_OK) {
+    rc = rr_arrow_ipc_write_segs(&segs, &schema, &batch, 64, err);
+    batch.release(&batch); /* borrowed parts point into the chunk, not the batch */
+    schema.release(&schema);
+  }
+  if (rc == RR_OK && (rc = rr_segs_sync(&segs)) < 0) rr__err(err, rc, "out of memory");
+  size_t ipc_len = rr_segs_len(&segs), head = 0, at;
+  if (rc == RR_OK && rec->compress && ipc_len <= (size_t)LZ4_MAX_INPUT_SIZE) {
+    /* ipc holds the whole stream; pb = [LZ4 block][head][tail] */
+    int bound = LZ4_compressBound((int)ipc_len);
+    if ((rc = rr_buf_reserve(&z, (size_t)bound + 64)) < 0) {
+      rr__err(err, rc, "out of memory for LZ4 output (%d bytes)", bound);
+    } else {
+      int n = ipc_len ? LZ4_compress_default((const char *)ipc.data, (char *)z.data, (int)ipc_len, bound) : 0;
+      if (ipc_len && n <= 0) rc = rr__err(err, RR_EINTERNAL, "LZ4 compression failed");
+      z.len = (size_t)n;
+    }
+    at = z.len;
+    if (rc == RR_OK) rc = rr_arrow_msg_encode_parts(&z, &head, &lm, RR_FRAMING_PROTO, true, at, ipc_len, err);
+    if (rc == RR_OK) {
+      size_t tail = z.len - at - head;
+      m->pb = z.data;
+      z = (rr_buf)RR_BUF_INIT;
+      m->parts = rr__calloc(3, sizeof *m->parts);
+      if (!m->parts) rc = RR_ENOMEM;
+      else {
+        m->parts[0] = (struct iovec){m->pb + at, head};
+        m->parts[1] = (struct iovec){m->pb, at};
+        m->parts[2] = (struct iovec){m->pb + at + head, tail};
+        m->n_parts = 3;
+        m->len = at + head + tail;
+      }
+    }
+  } else if (rc == RR_OK) {
+    /* pb = [IPC owned bytes][head][tail]; large buffers borrowed */
+    at = ipc.len;
+    rc = rr_arrow_msg_encode_parts(&ipc, &head, &lm, RR_FRAMING_PROTO, false, ipc_len, ipc_len, err);
+    if (rc == RR_OK) {
+      size_t tail = ipc.len - at - head;
+      m->pb = ipc.data;
+      rc = set_parts(m, &segs, at, head, tail);
+      ipc = (rr_buf)RR_BUF_INIT; /* now m->pb, freed with m */
+    }
+  }
+  rr_segs_free(&segs);
   rr_buf_free(&ipc);
-  return rc;
+  rr_buf_free(&z);
+  if (rc < 0) {
+    if (rc == RR_ENOMEM && !err->msg[0]) rr__err(err, rc, "out of memory encoding a chunk");
+    rr__msg_free(m);
+    return rc;
+  }
+  *out = m;
+  return RR_OK;
 }
 
 static void frame_header(uint8_t hdr[16], const struct rr_msg *m) {
@@ -68,9 +149,11 @@ struct fd_sink {
   char name[64];
 };
 
-static int write_all(int fd, struct iovec *iov, int n, rr_error *err, const char *name) {
+enum { RR__IOV_MAX = 1024 }; /* Linux's UIO_MAXIOV */
+
+static int write_all(int fd, struct iovec *iov, size_t n, rr_error *err, const char *name) {
   while (n > 0) {
-    ssize_t w = writev(fd, iov, n);
+    ssize_t w = writev(fd, iov, n < RR__IOV_MAX ? (int)n : RR__IOV_MAX);
     if (w < 0) {
       if (errno == EINTR) continue;
       return rr__err(err, RR_EIO, "%s: write failed: %s", name, strerror(errno));
@@ -82,12 +165,21 @@ static int write_all(int fd, struct iovec *iov, int n, rr_error *err, const char
   return RR_OK;
 }
 
+/* The 16-byte header and the message's parts in one writev (per IOV_MAX). */
 static int fd_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   struct fd_sink *f = (struct fd_sink *)s;
   uint8_t hdr[16];
   frame_header(hdr, m);
-  struct iovec iov[2] = {{hdr, 16}, {m->pb, m->len}};
-  return write_all(f->fd, iov, 2, err, f->name);
+  struct iovec one, small[8], *iov = small;
+  size_t n;
+  const struct iovec *parts = rr__msg_iov(m, &one, &n);
+  if (n + 1 > sizeof small / sizeof *small && !(iov = rr__malloc((n + 1) * sizeof *iov)))
+    return rr__err(err, RR_ENOMEM, "%s: out of memory", f->name);
+  iov[0] = (struct iovec){hdr, 16};
+  memcpy(iov + 1, parts, n * sizeof *iov);
+  int rc = write_all(f->fd, iov, n + 1, err, f->name);
+  if (iov != small) rr__free(iov);
+  return rc;
 }
 
 static int fd_flush(struct rr_sink *s, rr_error *err) {
@@ -143,7 +235,10 @@ static int mem_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   frame_header(hdr, m);
   if (rr_buf_reserve(&k->buf, 16 + m->len) < 0) return rr__err(err, RR_ENOMEM, "memory sink: out of memory");
   rr_buf_append(&k->buf, hdr, 16);
-  rr_buf_append(&k->buf, m->pb, m->len);
+  struct iovec one;
+  size_t n;
+  const struct iovec *iov = rr__msg_iov(m, &one, &n);
+  for (size_t i = 0; i < n; i++) rr_buf_append(&k->buf, iov[i].iov_base, iov[i].iov_len);
   return RR_OK;
 }
 
