@@ -391,3 +391,12 @@ int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out) {
   if (rc != RR_OK) { out->release(out); return rc; }
   return RR_OK;
 }
+
+void rr_arrow_builder_visit_buffers(const rr_arrow_builder *b, void (*fn)(void *ud, void *p, size_t cap),
+                                    void *ud) {
+  if (!b) return;
+  const rr_buf *bufs[3] = {&b->validity, &b->values, &b->data};
+  for (int i = 0; i < 3; i++)
+    if (bufs[i]->cap) fn(ud, bufs[i]->data, bufs[i]->cap);
+  for (int64_t i = 0; i < b->n_children; i++) rr_arrow_builder_visit_buffers(b->children[i], fn, ud);
+}

@@ -110,6 +110,10 @@ int rr_arrow_builder_append_array(rr_arrow_builder *b, const struct ArrowArray *
 int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out);
 /* Empties the builder, keeping its memory for reuse. */
 void rr_arrow_builder_reset(rr_arrow_builder *b);
+/* Calls fn(ud, memory, capacity) for every buffer the builder and its
+ * children have allocated (e.g. to fault them in ahead of the appends). */
+void rr_arrow_builder_visit_buffers(const rr_arrow_builder *b, void (*fn)(void *ud, void *p, size_t cap),
+                                    void *ud);
 
 /* ---- IPC stream ---------------------------------------------------------- */
 

@@ -173,7 +173,16 @@ fail:
   return NULL;
 }
 
-/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu. */
+static void prefault(void *ud, void *p, size_t n) {
+  (void)ud;
+  if (n >= ((size_t)256 << 10)) rr__populate(p, n);
+}
+
+/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu.
+ * The builders keep their capacity for the next rows, in fresh memory; its
+ * first touch, a page fault per 4 KiB (tens of microseconds each on some
+ * VMs), would land on the next log calls, so large buffers are faulted in
+ * here with one call each (rr__populate), several times cheaper in all. */
 int rr__acc_close(rr_recording *rec, struct acc *a) {
   if (a->num_rows == 0) return RR_OK;
   struct rr_chunk_node *node = rr__calloc(1, sizeof *node);
@@ -224,6 +233,7 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
     c->components[w++] = *k;
   }
   c->n_components = w;
+  for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_visit_buffers(a->cols[i].b, prefault, NULL);
   node->bytes = a->bytes;
   a->num_rows = 0;
   a->unsorted = false;
