@@ -98,6 +98,21 @@ void rr_arrow_array_set_buffer(struct ArrowArray *a, int64_t i, void *owned) {
   p->bufs[i] = owned;
 }
 
+void *rr_arrow_array_take_buffer(struct ArrowArray *a, const void *mem) {
+  if (!a || !a->release || a->release != array_release || !mem) return NULL;
+  array_priv *p = a->private_data;
+  for (int64_t i = 0; i < a->n_buffers; i++)
+    if (p->owned[i] == mem) {
+      p->owned[i] = NULL; /* a->buffers[i] still points at it until released */
+      return (void *)mem;
+    }
+  for (int64_t i = 0; i < a->n_children; i++) {
+    void *r = rr_arrow_array_take_buffer(a->children[i], mem);
+    if (r) return r;
+  }
+  return NULL;
+}
+
 void rr__arrow_array_set_view(struct ArrowArray *a, int64_t i, const void *ptr) {
   array_priv *p = a->private_data;
   rr__free(p->owned[i]);

@@ -392,11 +392,19 @@ int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out) {
   return RR_OK;
 }
 
-void rr_arrow_builder_visit_buffers(const rr_arrow_builder *b, void (*fn)(void *ud, void *p, size_t cap),
+void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, void (*fn)(void *ud, void **mem, size_t *cap, size_t len),
                                     void *ud) {
   if (!b) return;
-  const rr_buf *bufs[3] = {&b->validity, &b->values, &b->data};
-  for (int i = 0; i < 3; i++)
-    if (bufs[i]->cap) fn(ud, bufs[i]->data, bufs[i]->cap);
+  rr_buf *bufs[3] = {&b->validity, &b->values, &b->data};
+  for (int i = 0; i < 3; i++) {
+    if (!bufs[i]->cap) continue;
+    void *mem = bufs[i]->data;
+    size_t cap = bufs[i]->cap;
+    fn(ud, &mem, &cap, bufs[i]->len);
+    if (bufs[i]->len == 0 && mem && cap) {
+      bufs[i]->data = mem;
+      bufs[i]->cap = cap;
+    }
+  }
   for (int64_t i = 0; i < b->n_children; i++) rr_arrow_builder_visit_buffers(b->children[i], fn, ud);
 }

@@ -62,6 +62,11 @@ int rr_arrow_array_init(struct ArrowArray *out, int64_t length, int64_t null_cou
 /* Gives buffer slot `i` of an owned array (made by this layer) the memory
  * `owned`, allocated with rr__malloc; the array frees it. */
 void rr_arrow_array_set_buffer(struct ArrowArray *a, int64_t i, void *owned);
+/* Takes ownership of the buffer at `mem` away from an owned array made by
+ * this layer (or one of its descendants): it is no longer freed by the
+ * release callback; the caller frees it with rr__free after the array is
+ * released. Returns mem, or NULL when no owned buffer there was found. */
+void *rr_arrow_array_take_buffer(struct ArrowArray *a, const void *mem);
 /* Moves src into dst; src is left released. */
 void rr_arrow_array_move(struct ArrowArray *src, struct ArrowArray *dst);
 /* Full validation of an array against its type (buffer counts, offsets in
@@ -110,9 +115,12 @@ int rr_arrow_builder_append_array(rr_arrow_builder *b, const struct ArrowArray *
 int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out);
 /* Empties the builder, keeping its memory for reuse. */
 void rr_arrow_builder_reset(rr_arrow_builder *b);
-/* Calls fn(ud, memory, capacity) for every buffer the builder and its
- * children have allocated (e.g. to fault them in ahead of the appends). */
-void rr_arrow_builder_visit_buffers(const rr_arrow_builder *b, void (*fn)(void *ud, void *p, size_t cap),
+/* Calls fn(ud, &memory, &capacity, length) for every buffer the builder
+ * and its children have allocated (to fault them in ahead of the appends,
+ * to find them later in the finished array). fn may replace an EMPTY buffer
+ * (length 0) with another block from rr__malloc of the given capacity,
+ * freeing or keeping the old one: the builder then owns the new block. */
+void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, void (*fn)(void *ud, void **mem, size_t *cap, size_t len),
                                     void *ud);
 
 /* ---- IPC stream ---------------------------------------------------------- */

@@ -173,16 +173,61 @@ fail:
   return NULL;
 }
 
-static void prefault(void *ud, void *p, size_t n) {
-  (void)ud;
-  if (n >= ((size_t)256 << 10)) rr__populate(p, n);
+/* ---- recycling large buffers ------------------------------------------------------ */
+
+#define RR__BIG ((size_t)256 << 10)
+
+/* Notes the builders' large filled buffers, which the chunk will own. */
+static void note_big(void *ud, void **mem, size_t *cap, size_t len) {
+  struct rr_chunk_node *node = ud;
+  if (len && *cap >= RR__BIG && node->n_big < (int)(sizeof node->big / sizeof *node->big))
+    node->big[node->n_big++] = (struct rr_spare){*mem, *cap};
+}
+
+/* Gives an emptied builder buffer warm memory: a spare at least as large,
+ * else faults the fresh one in with one call (rr__populate). */
+static void refill(void *ud, void **mem, size_t *cap, size_t len) {
+  rr_recording *rec = ud;
+  if (len || *cap < RR__BIG) return;
+  for (int i = 0; i < rec->n_spare; i++)
+    if (rec->spare[i].n >= *cap && rec->spare[i].n / 2 <= *cap) {
+      rr__free(*mem);
+      *mem = rec->spare[i].p;
+      *cap = rec->spare[i].n;
+      rec->spare_bytes -= rec->spare[i].n;
+      rec->spare[i] = rec->spare[--rec->n_spare];
+      return;
+    }
+  rr__populate(*mem, *cap);
+}
+
+/* Takes the node's large buffers out of its chunk before it is cleared
+ * and keeps them as spares (bounded); under mu. Returns the ones that did
+ * not fit, to be freed after the chunk is released. */
+static int harvest(rr_recording *rec, struct rr_chunk_node *n, struct rr_spare *excess) {
+  int ne = 0;
+  size_t limit = (size_t)rec->flush_num_bytes * 4;
+  for (int k = 0; k < n->n_big; k++) {
+    void *p = NULL;
+    for (size_t j = 0; j < n->chunk.n_components && !p; j++)
+      p = rr_arrow_array_take_buffer(&n->chunk.components[j].list, n->big[k].p);
+    if (!p) continue;
+    if (rec->n_spare < (int)(sizeof rec->spare / sizeof *rec->spare) && rec->spare_bytes + n->big[k].n <= limit) {
+      rec->spare[rec->n_spare++] = n->big[k];
+      rec->spare_bytes += n->big[k].n;
+    } else {
+      excess[ne++] = n->big[k];
+    }
+  }
+  n->n_big = 0;
+  return ne;
 }
 
 /* Closes the accumulator's rows into a chunk on the queue. Under rec->mu.
- * The builders keep their capacity for the next rows, in fresh memory; its
- * first touch, a page fault per 4 KiB (tens of microseconds each on some
- * VMs), would land on the next log calls, so large buffers are faulted in
- * here with one call each (rr__populate), several times cheaper in all. */
+ * The builders keep their capacity for the next rows: in a recycled buffer
+ * of an earlier chunk when there is one, else in fresh memory faulted in
+ * here with one call per buffer rather than one page fault per 4 KiB on
+ * the next log calls (tens of microseconds each on some VMs). */
 int rr__acc_close(rr_recording *rec, struct acc *a) {
   if (a->num_rows == 0) return RR_OK;
   struct rr_chunk_node *node = rr__calloc(1, sizeof *node);
@@ -211,6 +256,7 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
   for (size_t i = 0; i < a->n_cols; i++) {
     struct acc_col *col = &a->cols[i];
     struct rr_chunk_component *k = &c->components[c->n_components];
+    rr_arrow_builder_visit_buffers(col->b, note_big, node);
     if ((rc = rr_arrow_builder_finish(col->b, &k->list)) < 0) goto fail;
     if ((rc = rr_arrow_schema_copy(&k->list_type, &col->list_type)) < 0) { k->list.release(&k->list); goto fail; }
     k->component = rr__strdup(col->component);
@@ -233,7 +279,7 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
     c->components[w++] = *k;
   }
   c->n_components = w;
-  for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_visit_buffers(a->cols[i].b, prefault, NULL);
+  for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_visit_buffers(a->cols[i].b, refill, rec);
   node->bytes = a->bytes;
   a->num_rows = 0;
   a->unsorted = false;
@@ -290,8 +336,11 @@ void rr__backpressure(rr_recording *rec) {
     if (rec->stats.chunks_dropped == 1 || (rec->stats.chunks_dropped & (rec->stats.chunks_dropped - 1)) == 0)
       rr__warn("recording %s: the sink is behind; dropped %llu chunk(s) so far (max_bytes_in_flight %lld)",
                rec->rec_id, (unsigned long long)rec->stats.chunks_dropped, (long long)rec->max_in_flight);
+    struct rr_spare excess[4];
+    int ne = harvest(rec, n, excess);
     rr__chunk_clear(&n->chunk);
     rr__free(n);
+    for (int k = 0; k < ne; k++) rr__free(excess[k].p);
   }
 }
 
@@ -398,8 +447,16 @@ static void write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
       rr__log(RR_LOG_ERROR, "cannot encode a chunk of %s: %s", n->chunk.entity_path,
               e.msg[0] ? e.msg : rr_strerror(rc));
     }
+    struct rr_spare excess[4];
+    int ne = 0;
+    if (n->n_big) {
+      pthread_mutex_lock(&rec->mu);
+      ne = harvest(rec, n, excess);
+      pthread_mutex_unlock(&rec->mu);
+    }
     rr__chunk_clear(&n->chunk);
     rr__free(n);
+    for (int k = 0; k < ne; k++) rr__free(excess[k].p);
   }
 }
 
@@ -558,6 +615,7 @@ void rr__recording_release(rr_recording *rec) {
     rec->buf_head = m->next;
     rr__msg_free(m);
   }
+  for (int i = 0; i < rec->n_spare; i++) rr__free(rec->spare[i].p);
   if (rec->sink) rec->sink->close(rec->sink);
   pthread_mutex_destroy(&rec->mu);
   pthread_mutex_destroy(&rec->sink_mu);

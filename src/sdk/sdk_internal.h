@@ -93,6 +93,8 @@ struct acc {
 /* The thread's time for one stream. */
 struct tl_value { char *name; int type; int64_t value; };
 
+struct rr_spare { void *p; size_t n; };
+
 struct rr_recording {
   uint64_t serial;        /* unique per process, keys thread-local state */
   char *app_id, *rec_id;
@@ -108,7 +110,19 @@ struct rr_recording {
   pthread_cond_t cv_done;   /* producers: room freed, flush done */
   rr_map path_cache;        /* raw path -> canonical (char *) */
   rr_map accs;              /* key -> struct acc * */
-  struct rr_chunk_node { struct rr_chunk_node *next; struct rr_chunk chunk; size_t bytes; } *q_head, *q_tail;
+  struct rr_chunk_node {
+    struct rr_chunk_node *next;
+    struct rr_chunk chunk;
+    size_t bytes;
+    struct rr_spare big[4]; /* the chunk's large value buffers, to recycle */
+    int n_big;
+  } *q_head, *q_tail;
+  /* Large value buffers of written or dropped chunks, already faulted in,
+   * handed to the accumulators' builders at their next close instead of
+   * fresh memory (see rr__acc_close). Under mu. */
+  struct rr_spare spare[8];
+  int n_spare;
+  size_t spare_bytes;
   size_t q_bytes, acc_bytes;
   int64_t tick;             /* log_tick */
   rr_tuid last_row_id;      /* row ids are made under the lock: strictly increasing */
