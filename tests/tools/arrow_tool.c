@@ -22,141 +22,20 @@
       exit(2);                                                                \
     }                                                                         \
   } while (0)
+#define SAMPLE_CHECK(expr) CHECK(expr)
+#define SAMPLE_FAIL(...) (fprintf(stderr, "arrow_tool: " __VA_ARGS__), fputc('\n', stderr), exit(2))
+#include "../common/arrow_samples.h"
 
 /* ---- samples ---------------------------------------------------------------- */
 
-static struct ArrowSchema *mk(struct ArrowSchema *s, const char *fmt, const char *name, bool nullable, int64_t n) {
-  CHECK(rr_arrow_schema_init(s, fmt, name, nullable ? ARROW_FLAG_NULLABLE : 0, n));
-  return s;
-}
-
-static void md(struct ArrowSchema *s, const char *k1, const char *v1, const char *k2, const char *v2) {
-  rr_arrow_kv kv[2] = {{{k1, strlen(k1)}, {v1, strlen(v1)}}, {{k2, strlen(k2)}, {v2, strlen(v2)}}};
-  CHECK(rr_arrow_schema_set_metadata(s, kv, 2));
-}
-
-static int width(const char *f) {
-  switch (f[0]) {
-    case 'c': case 'C': return 1;
-    case 's': case 'S': case 'e': return 2;
-    case 'i': case 'I': case 'f': return 4;
-    case 'l': case 'L': case 'g': return 8;
-    case 'w': return atoi(f + 2);
-    case 't': return (f[1] == 'd' && f[2] == 'D') || (f[1] == 't' && (f[2] == 's' || f[2] == 'm')) ? 4 : 8;
-    default: return 0;
-  }
-}
-
-static uint32_t rnd(uint32_t *st) {
-  *st = *st * 1103515245u + 12345u;
-  return *st >> 8;
-}
-
-static void fill_one(rr_arrow_builder *b, const struct ArrowSchema *s, uint32_t *st) {
-  const char *f = s->format;
-  bool null = (s->flags & ARROW_FLAG_NULLABLE) && rnd(st) % 4 == 0 && strncmp(f, "+ud", 3);
-  int w = width(f);
-  if (!strcmp(f, "n") || null) {
-    CHECK(rr_arrow_builder_append_nulls(b, 1));
-  } else if (!strcmp(f, "b")) {
-    uint8_t v = rnd(st) & 1;
-    CHECK(rr_arrow_builder_append_values(b, &v, 1));
-  } else if (w) {
-    uint8_t v[64];
-    for (int i = 0; i < w; i++) v[i] = (uint8_t)rnd(st);
-    if (f[0] == 'e') v[1] &= 0x3b;
-    if (f[0] == 'f') v[3] &= 0x3f;
-    if (f[0] == 'g') v[7] &= 0x3f;
-    if (f[0] == 't' && w == 8) v[7] &= 0x0f; /* keep times in a sane range */
-    if (f[0] == 't' && f[1] == 't') { uint32_t ms = rnd(st) % 86400000u; memcpy(v, &ms, 4); memset(v + 4, 0, 4); }
-    if (f[0] == 't' && f[1] == 'd') { int32_t d = (int32_t)(rnd(st) % 40000); memcpy(v, &d, 4); }
-    CHECK(rr_arrow_builder_append_values(b, v, 1));
-  } else if (!strcmp(f, "u")) {
-    static const char *const words[] = {"", "a", "h\xc3\xa9llo", "\xe2\x82\xac", "world!", "\xf0\x9f\x98\x80x"};
-    const char *wd = words[rnd(st) % 6];
-    CHECK(rr_arrow_builder_append_bytes(b, wd, strlen(wd)));
-  } else if (!strcmp(f, "z")) {
-    uint8_t v[9];
-    size_t n = rnd(st) % 10;
-    for (size_t i = 0; i < n; i++) v[i] = (uint8_t)rnd(st);
-    CHECK(rr_arrow_builder_append_bytes(b, v, n));
-  } else if (!strcmp(f, "+l")) {
-    int n = (int)(rnd(st) % 4);
-    for (int i = 0; i < n; i++) fill_one(rr_arrow_builder_child(b, 0), s->children[0], st);
-    CHECK(rr_arrow_builder_list_finish(b));
-  } else if (!strncmp(f, "+w:", 3)) {
-    int m = atoi(f + 3), cw = width(s->children[0]->format);
-    uint8_t v[256];
-    for (int i = 0; i < m * cw; i++) v[i] = (uint8_t)(rnd(st) & 0x3f);
-    CHECK(rr_arrow_builder_append_values(b, v, 1));
-  } else if (!strcmp(f, "+s")) {
-    for (int64_t c = 0; c < s->n_children; c++) fill_one(rr_arrow_builder_child(b, c), s->children[c], st);
-    CHECK(rr_arrow_builder_struct_append_valid(b, 1));
-  } else if (!strncmp(f, "+ud:", 4)) {
-    int c = (int)(rnd(st) % (uint32_t)s->n_children);
-    const char *p = f + 4;
-    for (int i = 0; i < c; i++) p = strchr(p, ',') + 1;
-    CHECK(rr_arrow_builder_union_append(b, (int8_t)atoi(p)));
-    fill_one(rr_arrow_builder_child(b, c), s->children[c], st);
-  }
-}
-
-static void all_types_schema(struct ArrowSchema *s) {
-  static const char *const prims[] = {"c", "C", "s", "S", "i", "I", "l", "L", "e", "f", "g", "b", "u", "z",
-                                      "w:4", "n", "tDn", "tDs", "tsn:", "tsn:UTC", "tsm:", "tdD", "ttm", "ttn"};
-  int np = (int)(sizeof prims / sizeof prims[0]);
-  mk(s, "+s", "", false, np + 7);
-  char name[32];
-  for (int i = 0; i < np; i++) {
-    snprintf(name, sizeof name, "p_%s", prims[i]);
-    mk(s->children[i], prims[i], name, i % 2 == 0 || !strcmp(prims[i], "n"), 0);
-  }
-  struct ArrowSchema *c = mk(s->children[np], "+l", "list_fsl", true, 1);
-  mk(mk(c->children[0], "+w:3", "item", true, 1)->children[0], "f", "item", false, 0);
-  c = mk(s->children[np + 1], "+l", "list_struct", true, 1);
-  struct ArrowSchema *st = mk(c->children[0], "+s", "item", true, 2);
-  mk(st->children[0], "i", "a", false, 0);
-  mk(st->children[1], "u", "b", true, 0);
-  c = mk(s->children[np + 2], "+s", "struct_nullable", true, 3);
-  mk(c->children[0], "g", "x", true, 0);
-  mk(c->children[1], "b", "y", true, 0);
-  mk(c->children[2], "w:16", "z", false, 0);
-  c = mk(s->children[np + 3], "+ud:0,1,5", "dense_union", false, 3);
-  mk(c->children[0], "n", "_null_markers", true, 0);
-  mk(c->children[1], "g", "F64", false, 0);
-  mk(c->children[2], "u", "Str", false, 0);
-  c = mk(s->children[np + 4], "+l", "list_utf8", true, 1);
-  mk(c->children[0], "u", "item", true, 0);
-  c = mk(s->children[np + 5], "+l", "list_list_fsl", true, 1);
-  c = mk(c->children[0], "+l", "item", true, 1);
-  c = mk(c->children[0], "+w:2", "item", false, 1);
-  mk(c->children[0], "f", "item", false, 0);
-  c = mk(s->children[np + 6], "+w:2", "fsl_i16", true, 1);
-  mk(c->children[0], "s", "item", true, 0);
-  md(s, "rerun:entity_path", "/all/types", "empty", "");
-  md(s->children[0], "ARROW:extension:name", "x.y", "k", "v\xc3\xa9");
-}
-
 static void spec_schema(struct ArrowSchema *s) {
   mk(s, "+s", "", false, 3);
-  md(s, "rerun:entity_path", "/points", "sorbet:version", "0.1.3");
-  md(mk(s->children[0], "w:16", "rerun.controls.RowId", false, 0), "rerun:kind", "control", "ARROW:extension:name",
+  set_md(s, "rerun:entity_path", "/points", "sorbet:version", "0.1.3");
+  set_md(mk(s->children[0], "w:16", "rerun.controls.RowId", false, 0), "rerun:kind", "control", "ARROW:extension:name",
      "rerun.datatypes.TUID");
   mk(s->children[1], "l", "frame", true, 0);
   struct ArrowSchema *pos = mk(s->children[2], "+l", "Points3D:positions", true, 1);
   mk(mk(pos->children[0], "+w:3", "item", true, 1)->children[0], "f", "item", false, 0);
-}
-
-static void fill(const struct ArrowSchema *s, int64_t rows, uint32_t seed, struct ArrowArray *out) {
-  rr_arrow_builder *b;
-  CHECK(rr_arrow_builder_new(&b, s));
-  uint32_t st = seed;
-  for (int64_t r = 0; r < rows; r++) {
-    for (int64_t c = 0; c < s->n_children; c++) fill_one(rr_arrow_builder_child(b, c), s->children[c], &st);
-    CHECK(rr_arrow_builder_struct_append_valid(b, 1));
-  }
-  CHECK(rr_arrow_builder_finish(b, out));
-  rr_arrow_builder_free(b);
 }
 
 static const char *const samples[] = {"spec", "all", "all_sliced", "empty", "single"};
@@ -164,21 +43,21 @@ static const char *const samples[] = {"spec", "all", "all_sliced", "empty", "sin
 static bool make_sample(const char *name, struct ArrowSchema *s, struct ArrowArray *a) {
   if (!strcmp(name, "spec")) {
     spec_schema(s);
-    fill(s, 5, 3, a);
+    fill_batch(s, 5, 3, a);
   } else if (!strcmp(name, "all")) {
     all_types_schema(s);
-    fill(s, 37, 42, a);
+    fill_batch(s, 37, 42, a);
   } else if (!strcmp(name, "all_sliced")) {
     all_types_schema(s);
-    fill(s, 40, 17, a);
+    fill_batch(s, 40, 17, a);
     a->offset = 3; /* bitmaps shifted, offsets rebased */
     a->length = 29;
   } else if (!strcmp(name, "empty")) {
     all_types_schema(s);
-    fill(s, 0, 1, a);
+    fill_batch(s, 0, 1, a);
   } else if (!strcmp(name, "single")) {
     all_types_schema(s);
-    fill(s, 1, 5, a);
+    fill_batch(s, 1, 5, a);
   } else {
     return false;
   }
@@ -246,7 +125,7 @@ static void json_value(const struct ArrowSchema *s, const struct ArrowArray *a, 
     case 'g': printf("%.17g", ((const double *)v)[p]); return;
     case 'b': printf((v[p >> 3] >> (p & 7)) & 1 ? "true" : "false"); return;
     case 't':
-      if (width(f) == 4) printf("%d", ((const int32_t *)v)[p]);
+      if (fixed_width(f) == 4) printf("%d", ((const int32_t *)v)[p]);
       else printf("\"%lld\"", (long long)((const int64_t *)v)[p]);
       return;
     case 'u': case 'z': {
@@ -259,7 +138,7 @@ static void json_value(const struct ArrowSchema *s, const struct ArrowArray *a, 
       return;
     }
     case 'w': {
-      int w = width(f);
+      int w = fixed_width(f);
       putchar('"');
       for (int k = 0; k < w; k++) printf("%02x", v[p * w + k]);
       putchar('"');
