@@ -144,6 +144,22 @@ static void test_ipc_segments(void **state) {
   free(pts);
 }
 
+/* Frames `payload` in parts and checks head + payload + tail == want. */
+static void check_parts(const rr_log_msg *m, rr_framing framing, bool lz4, const void *payload, size_t n,
+                        size_t uncompressed, const rr_buf *want) {
+  rr_buf parts = RR_BUF_INIT, got = RR_BUF_INIT;
+  rr_error err = {0};
+  size_t head = 0;
+  assert_int_equal(rr_arrow_msg_encode_parts(&parts, &head, m, framing, lz4, n, uncompressed, &err), RR_OK);
+  assert_int_equal(rr_buf_append(&got, parts.data, head), RR_OK);
+  assert_int_equal(rr_buf_append(&got, payload, n), RR_OK);
+  assert_int_equal(rr_buf_append(&got, parts.data + head, parts.len - head), RR_OK);
+  assert_int_equal(got.len, want->len);
+  assert_memory_equal(got.data, want->data, want->len);
+  rr_buf_free(&got);
+  rr_buf_free(&parts);
+}
+
 static void test_arrow_msg_parts(void **state) {
   (void)state;
   static uint8_t payload[300];
@@ -162,21 +178,10 @@ static void test_arrow_msg_parts(void **state) {
           m.arrow.chunk_id = (rr_tuid){123456789, 42};
           m.arrow.has_is_static = true;
           m.arrow.is_static = with_id;
-          rr_buf want = RR_BUF_INIT, parts = RR_BUF_INIT;
+          rr_buf want = RR_BUF_INIT;
           rr_error err = {0};
           assert_int_equal(rr_log_msg_encode(&want, &m, (rr_framing)framing, false, &err), RR_OK);
-          size_t head = 0;
-          assert_int_equal(rr_arrow_msg_encode_parts(&parts, &head, &m, (rr_framing)framing, false, lens[li],
-                                                     lens[li], &err),
-                           RR_OK);
-          rr_buf got = RR_BUF_INIT;
-          assert_int_equal(rr_buf_append(&got, parts.data, head), RR_OK);
-          assert_int_equal(rr_buf_append(&got, payload, lens[li]), RR_OK);
-          assert_int_equal(rr_buf_append(&got, parts.data + head, parts.len - head), RR_OK);
-          assert_int_equal(got.len, want.len);
-          assert_memory_equal(got.data, want.data, want.len);
-          rr_buf_free(&got);
-          rr_buf_free(&parts);
+          check_parts(&m, (rr_framing)framing, false, payload, lens[li], lens[li], &want);
           rr_buf_free(&want);
         }
 }
@@ -201,17 +206,7 @@ static void test_arrow_msg_parts_lz4(void **state) {
   char z[LZ4_COMPRESSBOUND(5000)];
   int zn = LZ4_compress_default((const char *)ipc, z, 5000, (int)sizeof z);
   assert_true(zn > 0);
-  rr_buf parts = RR_BUF_INIT, got = RR_BUF_INIT;
-  size_t head = 0;
-  assert_int_equal(rr_arrow_msg_encode_parts(&parts, &head, &m, RR_FRAMING_RRD, true, (size_t)zn, sizeof ipc, &err),
-                   RR_OK);
-  assert_int_equal(rr_buf_append(&got, parts.data, head), RR_OK);
-  assert_int_equal(rr_buf_append(&got, z, (size_t)zn), RR_OK);
-  assert_int_equal(rr_buf_append(&got, parts.data + head, parts.len - head), RR_OK);
-  assert_int_equal(got.len, want.len);
-  assert_memory_equal(got.data, want.data, want.len);
-  rr_buf_free(&got);
-  rr_buf_free(&parts);
+  check_parts(&m, RR_FRAMING_RRD, true, z, (size_t)zn, sizeof ipc, &want);
   rr_buf_free(&want);
 }
 
