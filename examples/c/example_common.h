@@ -1,5 +1,6 @@
 /* Shared command-line handling of the examples: --save FILE, --stdout,
- * --connect [URL] (a running server), --spawn, --serve (server in-process).
+ * --connect [URL] (a running server), --spawn, --serve (server in-process),
+ * --no-compression (messages without LZ4).
  * (Header-only; each example is one program.) */
 #ifndef EXAMPLE_COMMON_H
 #define EXAMPLE_COMMON_H
@@ -14,7 +15,7 @@
 static rr_recording *example_start(int argc, char **argv, const char *app_id) {
   const char *save = NULL;
   const char *connect = NULL;
-  int use_stdout = 0, serve = 0, spawn = 0;
+  int use_stdout = 0, serve = 0, spawn = 0, raw = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
     else if (!strcmp(argv[i], "--stdout")) use_stdout = 1;
@@ -22,15 +23,17 @@ static rr_recording *example_start(int argc, char **argv, const char *app_id) {
       connect = i + 1 < argc && strncmp(argv[i + 1], "--", 2) ? argv[++i] : RR_DEFAULT_CONNECT_URL;
     else if (!strcmp(argv[i], "--serve")) serve = 1;
     else if (!strcmp(argv[i], "--spawn")) spawn = 1;
+    else if (!strcmp(argv[i], "--no-compression")) raw = 1;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: %s [--save FILE.rrd | --stdout | --connect [URL] | --spawn | --serve]\n", argv[0]);
+      printf("usage: %s [--save FILE.rrd | --stdout | --connect [URL] | --spawn | --serve] [--no-compression]\n",
+             argv[0]);
       exit(0);
     } else {
       fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
       exit(2);
     }
   }
-  rr_recording_options opts = {.application_id = app_id, .strict = true};
+  rr_recording_options opts = {.application_id = app_id, .strict = true, .no_compression = raw};
   rr_recording *rec = NULL;
   rr_error err = {0};
   if (rr_recording_new(&rec, &opts, &err) != RR_OK) {
