@@ -14,4 +14,10 @@ int rr__log_msg_set_app_id(rr_log_msg **m, const char *app, size_t len);
 
 const char *rr__msg_kind_name(int kind);
 
+/* rr_log_msg_decode_inner with the decoded Arrow IPC bytes carved from
+ * `pool` (NULL: the process-wide pool of rr_blocks.h). */
+struct rr_blocks;
+int rr__log_msg_decode_inner_pool(int kind, const uint8_t *p, size_t n, const rr_decode_limits *limits,
+                                  struct rr_blocks *pool, rr_log_msg **out, rr_error *err);
+
 #endif

@@ -10,12 +10,13 @@
  * Decoding unpacks with our allocator (protobuf-c checks every length
  * against the input, so nothing is sized by an unchecked field), checks what
  * Rerun's transport-to-app conversion requires, then copies the result into
- * one owned allocation; the Arrow IPC bytes live in a second, 8-byte
- * aligned allocation that can be moved out. */
+ * one owned allocation; the Arrow IPC bytes live in a second, 64-byte
+ * aligned allocation from rr__blocks_alloc that can be moved out. */
 #include <lz4.h>
 #if defined(__linux__)
 #endif
 
+#include "base/rr_blocks.h"
 #include "encoding/encoding_internal.h"
 #include "rerun/common.pb-c.h"
 #include "rerun/log_msg.pb-c.h"
@@ -249,7 +250,7 @@ void rr_log_msg_init_store_info(rr_log_msg *m, const rr_store_id *id) {
 void rr_log_msg_free(rr_log_msg *m) {
   if (!m) return;
   struct msg_impl *impl = (struct msg_impl *)m;
-  rr__free(impl->ipc);
+  rr__blocks_free(impl->ipc);
   rr__free(impl);
 }
 
@@ -414,7 +415,7 @@ static int decode_set_store_info(const uint8_t *p, size_t n, struct msg_impl **o
   return rc;
 }
 
-static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
+static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim, rr_blocks *pool,
                         struct msg_impl **out, rr_error *err) {
   PbArrowMsg *a = rerun__log_msg__v1alpha1__arrow_msg__unpack(&pc_allocator, n, p);
   if (!a) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf");
@@ -442,12 +443,10 @@ static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
   if (rc == RR_OK) rc = view_store_id(a->store_id, NULL, &v, err);
   uint8_t *ipc = NULL;
   if (rc == RR_OK && ulen > 0) {
-    ipc = rr__malloc((size_t)ulen);
-    if (ipc) rr__advise_huge(ipc, (size_t)ulen);
-    if (ipc) rr__populate(ipc, (size_t)ulen);
+    /* the bytes the decoded chunk will keep: carved from large huge-page
+     * blocks, so that LZ4 writes into memory faulted 2 MiB at a time */
+    ipc = rr__blocks_alloc(pool, (size_t)ulen);
     if (!ipc) rc = rr__err(err, RR_ENOMEM, "out of memory for %llu IPC bytes", (unsigned long long)ulen);
-    else if (((uintptr_t)ipc & 7u) != 0)
-      rc = rr__err(err, RR_EINTERNAL, "allocator returned memory that is not 8-byte aligned");
   }
   if (rc == RR_OK && ulen > 0) {
     if (lz4) {
@@ -486,7 +485,7 @@ static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
     m->arrow.is_static = m->arrow.has_is_static && a->is_static;
     *out = impl;
   }
-  rr__free(ipc);
+  rr__blocks_free(ipc);
   protobuf_c_message_free_unpacked(&a->base, &pc_allocator);
   return rc;
 }
@@ -552,6 +551,11 @@ int rr__log_msg_set_app_id(rr_log_msg **pm, const char *app, size_t len) {
 
 int rr_log_msg_decode_inner(int kind, const uint8_t *p, size_t n, const rr_decode_limits *limits,
                             rr_log_msg **out, rr_error *err) {
+  return rr__log_msg_decode_inner_pool(kind, p, n, limits, NULL, out, err);
+}
+
+int rr__log_msg_decode_inner_pool(int kind, const uint8_t *p, size_t n, const rr_decode_limits *limits,
+                                  rr_blocks *pool, rr_log_msg **out, rr_error *err) {
   if (!out || (n && !p)) return rr__err(err, RR_EINVAL, "rr_log_msg_decode_inner: NULL argument");
   *out = NULL;
   uint64_t max_m = limits && limits->max_message_size ? limits->max_message_size
@@ -563,7 +567,7 @@ int rr_log_msg_decode_inner(int kind, const uint8_t *p, size_t n, const rr_decod
   int rc;
   switch (kind) {
     case RR_MSG_SET_STORE_INFO: rc = decode_set_store_info(p, n, &impl, err); break;
-    case RR_MSG_ARROW: rc = decode_arrow(p, n, limits, &impl, err); break;
+    case RR_MSG_ARROW: rc = decode_arrow(p, n, limits, pool, &impl, err); break;
     case RR_MSG_BLUEPRINT_ACTIVATION: rc = decode_activation(p, n, &impl, err); break;
     default: return rr__err(err, RR_EINVAL, "cannot decode message kind %d", kind);
   }

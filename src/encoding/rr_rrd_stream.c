@@ -43,6 +43,7 @@ struct rr_rrd_decoder {
   char warning[256];
   struct app_entry *apps;
   size_t n_apps;
+  struct rr_blocks *pool;
 };
 
 static const uint8_t FOURCC[4] = {'R', 'R', 'F', '2'};
@@ -144,6 +145,10 @@ void rr_rrd_decoder_free(rr_rrd_decoder *d) {
   rr__free(d->apps);
   rr_buf_free(&d->q);
   rr__free(d);
+}
+
+void rr_rrd_decoder_set_ipc_pool(rr_rrd_decoder *d, rr_blocks *pool) {
+  if (d) d->pool = pool;
 }
 
 int rr_rrd_decoder_feed(rr_rrd_decoder *d, const void *p, size_t n) {
@@ -339,7 +344,7 @@ static int payload_state(rr_rrd_decoder *d, rr_log_msg **out, rr_error *err) {
   d->state = S_MSG_HEADER;
   rr_decode_limits lim = {d->max_msg, d->max_unc};
   rr_log_msg *m = NULL;
-  int rc = rr_log_msg_decode_inner((int)d->kind, p, len, &lim, &m, err);
+  int rc = rr__log_msg_decode_inner_pool((int)d->kind, p, len, &lim, d->pool, &m, err);
   if (rc == RR_OK) {
     if (d->kind == RR_MSG_SET_STORE_INFO) {
       app_learn(d, m);

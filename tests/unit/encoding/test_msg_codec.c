@@ -147,7 +147,7 @@ static void test_lz4_round_trip(void **state) {
     assert_null(d->arrow.ipc.ptr);
     assert_null(rr_log_msg_take_ipc(d, &len));
     assert_int_equal(len, 0);
-    rr__free(taken);
+    rr__blocks_free(taken);
     rr_log_msg_free(d);
 
     /* Damaging the uncompressed_size (field 3 varint, 2 bytes for N) is caught. */
