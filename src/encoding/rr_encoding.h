@@ -234,6 +234,15 @@ void rr_rrd_decoder_free(rr_rrd_decoder *d); /* accepts NULL */
 /* Decoded Arrow IPC bytes are carved from `pool` (NULL, the default: the
  * process-wide pool of rr_blocks.h); the pool must outlive the decoder. */
 void rr_rrd_decoder_set_ipc_pool(rr_rrd_decoder *d, rr_blocks *pool);
+/* With keep = false, ArrowMsgs come out with an empty `proto` (no copy of
+ * their protobuf bytes; for consumers that only read `arrow`). Default true. */
+void rr_rrd_decoder_set_keep_arrow_proto(rr_rrd_decoder *d, bool keep);
+/* Zero-copy input: room for `n` more bytes at the end of the decoder's
+ * queue (NULL when out of memory, or when the decoder stopped or finished);
+ * the caller writes up to n bytes there and hands them over with
+ * rr_rrd_decoder_commit(d, written). Nothing may be fed in between. */
+uint8_t *rr_rrd_decoder_reserve(rr_rrd_decoder *d, size_t n);
+void rr_rrd_decoder_commit(rr_rrd_decoder *d, size_t written);
 
 /* Appends n input bytes (copied). After the decoder stopped the bytes are
  * ignored. RR_EINVAL after rr_rrd_decoder_finish; RR_ENOMEM. */

@@ -713,25 +713,15 @@ int rr__store_hub_ingest_msg(rr_store_hub *h, rr_log_msg *m, rr_error *err) {
 static int new_decoder(rr_store_hub *h) {
   RR_TRY(rr_rrd_decoder_new(&h->dec, NULL));
   rr_rrd_decoder_set_ipc_pool(h->dec, h->pool);
+  rr_rrd_decoder_set_keep_arrow_proto(h->dec, false); /* chunks are made from `arrow` alone */
+  h->input_first_error = RR_OK;
   return RR_OK;
 }
 
-int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
-  if (!h || (!p && n)) return rr__err(err, RR_EINVAL, "rr_store_hub_feed: NULL argument");
-  pthread_mutex_lock(&h->feed_lock);
+/* Ingests every complete message of the decoder's queue. Caller holds the
+ * feed lock. */
+static int drain_locked(rr_store_hub *h, rr_error *err) {
   int rc = RR_OK;
-  if (!h->dec) {
-    if ((rc = new_decoder(h)) < 0) {
-      pthread_mutex_unlock(&h->feed_lock);
-      return rr__err(err, rc, "out of memory");
-    }
-    h->input_first_error = RR_OK;
-  }
-  if (n && (rc = rr_rrd_decoder_feed(h->dec, p, n)) < 0) {
-    pthread_mutex_unlock(&h->feed_lock);
-    return rr__err(err, rc, "out of memory");
-  }
-  h->stats.bytes += n;
   for (;;) {
     rr_log_msg *m = NULL;
     rr_error e = {0, ""};
@@ -749,6 +739,52 @@ int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
       note_error(h, &e2, r);
     }
   }
+  return rc;
+}
+
+int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
+  if (!h || (!p && n)) return rr__err(err, RR_EINVAL, "rr_store_hub_feed: NULL argument");
+  pthread_mutex_lock(&h->feed_lock);
+  int rc = RR_OK;
+  if (!h->dec && (rc = new_decoder(h)) < 0) {
+    pthread_mutex_unlock(&h->feed_lock);
+    return rr__err(err, rc, "out of memory");
+  }
+  if (n && (rc = rr_rrd_decoder_feed(h->dec, p, n)) < 0) {
+    pthread_mutex_unlock(&h->feed_lock);
+    return rr__err(err, rc, "out of memory");
+  }
+  h->stats.bytes += n;
+  rc = drain_locked(h, err);
+  pthread_mutex_unlock(&h->feed_lock);
+  return rc;
+}
+
+/* Reads up to n bytes of f straight into the decoder's queue (no copy
+ * through a buffer of ours) and ingests what is complete. *got: bytes read. */
+static int feed_from_file(rr_store_hub *h, FILE *f, size_t n, size_t *got, rr_error *err) {
+  *got = 0;
+  pthread_mutex_lock(&h->feed_lock);
+  int rc = RR_OK;
+  if (!h->dec && (rc = new_decoder(h)) < 0) {
+    pthread_mutex_unlock(&h->feed_lock);
+    return rr__err(err, rc, "out of memory");
+  }
+  uint8_t *dst = rr_rrd_decoder_reserve(h->dec, n);
+  if (!dst) {
+    /* the decoder stopped (bytes are ignored, as by rr_store_hub_feed) or
+     * is out of memory: go through a small buffer */
+    pthread_mutex_unlock(&h->feed_lock);
+    uint8_t tmp[65536];
+    size_t k = fread(tmp, 1, sizeof tmp, f);
+    *got = k;
+    return k ? rr_store_hub_feed(h, tmp, k, err) : RR_OK;
+  }
+  size_t k = fread(dst, 1, n, f);
+  rr_rrd_decoder_commit(h->dec, k);
+  *got = k;
+  h->stats.bytes += k;
+  if (k) rc = drain_locked(h, err);
   pthread_mutex_unlock(&h->feed_lock);
   return rc;
 }
@@ -791,17 +827,15 @@ int rr_store_hub_load_path(rr_store_hub *h, const char *path, rr_error *err) {
     return rr__err(err, e == ENOENT ? RR_ENOTFOUND : RR_EIO, "cannot open %s: %s", path, strerror(e));
   }
   enum { BUFSZ = 1 << 20 };
-  uint8_t *buf = rr__malloc(BUFSZ);
-  int rc = buf ? RR_OK : rr__err(err, RR_ENOMEM, "out of memory");
+  int rc = RR_OK;
   while (rc == RR_OK) {
-    size_t n = fread(buf, 1, BUFSZ, f);
-    if (n) rc = rr_store_hub_feed(h, buf, n, err);
-    if (n < BUFSZ) {
+    size_t n = 0;
+    rc = feed_from_file(h, f, BUFSZ, &n, err);
+    if (rc == RR_OK && n == 0) {
       if (ferror(f)) rc = rr__err(err, RR_EIO, "read error in %s", path);
       break;
     }
   }
-  rr__free(buf);
   if (f != stdin) fclose(f);
   if (rc < 0) {
     rr_error tmp;
