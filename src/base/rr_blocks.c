@@ -198,7 +198,7 @@ rr_blocks *rr__blocks_new(size_t block_size, size_t min_alloc) {
 /* The block leaves its pool: to the cache or back to the system. */
 static void blk_release(struct blk *b) {
   struct rr_blocks *p = b->pool;
-  atomic_fetch_sub(&p->held, b->size);
+  atomic_fetch_sub(&p->held, b->used);
   atomic_fetch_sub(&p->blocks, 1);
   b->pool = NULL;
   b->used = 0;
@@ -235,7 +235,6 @@ static struct blk *blk_get(struct rr_blocks *p, size_t size, size_t refs) {
   b->pool = p;
   atomic_init(&b->refs, refs);
   if (!p->is_static) atomic_fetch_add(&p->refs, 1);
-  atomic_fetch_add(&p->held, size);
   atomic_fetch_add(&p->blocks, 1);
   return b;
 }
@@ -271,6 +270,7 @@ void *rr__blocks_alloc(rr_blocks *p, size_t n) {
     if (!b) return NULL;
     b->used = foot;
     atomic_fetch_add(&p->live, foot);
+    atomic_fetch_add(&p->held, foot);
     return finish(b, b->base, foot);
   }
   /* mapping a new block under the pool's lock is rare (one per block) */
@@ -286,6 +286,7 @@ void *rr__blocks_alloc(rr_blocks *p, size_t n) {
   b->used += foot;
   atomic_fetch_add(&b->refs, 1);
   atomic_fetch_add(&p->live, foot);
+  atomic_fetch_add(&p->held, foot);
   pthread_mutex_unlock(&p->mu);
   if (old) blk_unref(old); /* no longer current */
   return finish(b, at, foot);
@@ -301,8 +302,20 @@ void rr__blocks_free(void *ptr) {
     rr__free(((uint8_t **)at)[-1]);
     return;
   }
-  atomic_fetch_sub(&b->pool->live, h->foot);
-  blk_unref(b);
+  /* The pool outlives this call: the block holds a reference to it until
+   * it is released, and it is released only after our decrement. Under the
+   * pool's lock, the current block whose last allocation goes is rewound:
+   * its memory is reused from the start instead of leaving a hole. */
+  struct rr_blocks *p = b->pool;
+  pthread_mutex_lock(&p->mu);
+  atomic_fetch_sub(&p->live, h->foot);
+  size_t left = atomic_fetch_sub(&b->refs, 1) - 1;
+  if (left == 1 && p->cur == b) {
+    atomic_fetch_sub(&p->held, b->used);
+    b->used = 0;
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (left == 0) blk_release(b);
 }
 
 size_t rr__blocks_footprint(const void *ptr) {

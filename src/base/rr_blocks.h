@@ -31,7 +31,10 @@ typedef struct rr_blocks rr_blocks;
 
 typedef struct rr_blocks_stats {
   uint64_t live;    /* footprint of the pool's allocations not yet freed */
-  uint64_t held;    /* bytes of the blocks the pool holds (live + slack) */
+  uint64_t held;    /* bytes its blocks handed out and still hold: live +
+                     * the holes freed allocations left in blocks that are
+                     * still in use (never-used block tails are not
+                     * counted: they were never touched) */
   uint64_t blocks;  /* number of those blocks */
 } rr_blocks_stats;
 

@@ -125,8 +125,8 @@ int rr_store_hub_new(rr_store_hub **out, const rr_store_options *opts) {
   }
   atomic_init(&h->mem, 0);
   /* Decoded IPC bytes come from blocks of 32 MiB, smaller under a small
-   * memory limit: the unused part of the blocks counts as held, and must not
-   * dwarf the limit. */
+   * memory limit: the holes freed chunks leave in a block that other chunks
+   * still use count as held, and must not dwarf the limit. */
   size_t bs = RR_BLOCKS_DEFAULT_SIZE;
   if (h->opts.memory_limit && h->opts.memory_limit / 16 < bs) bs = (size_t)(h->opts.memory_limit / 16);
   h->pool = rr__blocks_new(bs < ((size_t)2 << 20) ? (size_t)2 << 20 : bs, 0);
