@@ -1,7 +1,9 @@
 /* Decode + ingest of an LZ4 .rrd of point clouds, against reading the
  * file's bytes and LZ4-decompressing its payloads alone (same run).
  * Target: ingest speed >= 0.5x the baseline.
- * Usage: bench_store_ingest [--size BYTES] (default 128 MB; 1 GB: --size 1e9) */
+ * Usage: bench_store_ingest [--size BYTES] [--no-block-cache] [--heap]
+ * (default 128 MB; 1 GB: --size 1e9). --no-block-cache: freed blocks go back
+ * to the system at once (every repetition faults in fresh memory). */
 #include <lz4.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -87,6 +89,7 @@ int main(int argc, char **argv) {
     /* glibc: serve large blocks from the heap so freed decode buffers are
      * reused instead of being unmapped and faulted in again */
     if (!strcmp(argv[i], "--heap")) { mallopt(M_MMAP_THRESHOLD, 1 << 30); mallopt(M_TRIM_THRESHOLD, 1 << 30); }
+    if (!strcmp(argv[i], "--no-block-cache")) rr__blocks_set_cache_limit(0);
   }
   char path[] = "/tmp/bench_store_ingest_XXXXXX";
   int fd = mkstemp(path);
@@ -166,8 +169,9 @@ int main(int argc, char **argv) {
          "decompress %.0f MB/s; ratio %.2f (target >= 0.5: %s)\n",
          written / 1e6, nblocks, POINTS, written / best_ours / 1e6, written / best_base / 1e6, ratio,
          ratio >= 0.5 ? "ok" : "MISSED");
-  /* this VM's page faults cost ~5-8 ms per MB: the store must keep every
-   * decoded byte, in fresh memory unless the allocator recycles it (--heap) */
+  /* this VM's page faults cost ~5-8 ms per MB of fresh memory: the store
+   * keeps every decoded byte, in blocks (rr_blocks.h) that a later load
+   * reuses unless --no-block-cache */
   printf("  page faults during the best decode+ingest: %ld (%.0f per MB)\n", best_faults, (double)best_faults / (written / 1e6));
   /* the first repetition maps every block afresh; later ones may reuse the
    * blocks the freed store left in the bounded cache (rr_blocks.h) */

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "rr_common.h"
 
@@ -73,6 +74,9 @@ static void blk_destroy(struct blk *b) {
 static size_t cache_limit_locked(void) {
   if (!g_cache.limit_set) {
     g_cache.limit = RR_BLOCKS_DEFAULT_CACHE;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0 && (uint64_t)pages * (uint64_t)psz / 8 < g_cache.limit)
+      g_cache.limit = (size_t)((uint64_t)pages * (uint64_t)psz / 8);
     const char *e = getenv("RERUN_BLOCK_CACHE_BYTES");
     if (e && *e) {
       char *end = NULL;

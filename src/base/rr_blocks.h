@@ -62,8 +62,9 @@ void rr__blocks_stats(const rr_blocks *p, rr_blocks_stats *out);
 
 /* The cache of free blocks (blocks of at most RR_BLOCKS_DEFAULT_SIZE;
  * taken again by blocks of the same size): at most `bytes`
- * (default RR_BLOCKS_DEFAULT_CACHE, or the environment variable
- * RERUN_BLOCK_CACHE_BYTES read once), each kept at most
+ * (default: RR_BLOCKS_DEFAULT_CACHE or an eighth of the physical memory,
+ * whichever is smaller; or the environment variable RERUN_BLOCK_CACHE_BYTES,
+ * read once), each kept at most
  * RR_BLOCKS_CACHE_DECAY_MS after it was freed (checked whenever a block is
  * freed or taken; rr__blocks_trim returns every cached block at once). */
 #define RR_BLOCKS_DEFAULT_CACHE ((size_t)2 << 30)
