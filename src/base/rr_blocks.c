@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rr_common.h"
@@ -47,7 +48,9 @@ static struct {
   struct blk *head;       /* most recently freed first */
   size_t bytes, limit;
   bool limit_set;
-} g_cache = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, false};
+  bool reaper;            /* the thread that expires idle blocks is running */
+  int64_t decay_ns;
+} g_cache = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, false, false, (int64_t)RR_BLOCKS_CACHE_DECAY_MS * 1000000};
 
 /* ---- mappings -------------------------------------------------------------- */
 
@@ -95,7 +98,7 @@ static struct blk *cache_expire_locked(int64_t now, size_t limit) {
   size_t kept = 0;
   while (*pp) {
     struct blk *b = *pp;
-    bool old = now - b->freed_ns > (int64_t)RR_BLOCKS_CACHE_DECAY_MS * 1000000;
+    bool old = now - b->freed_ns > g_cache.decay_ns;
     if (old || kept + b->size > limit) {
       *pp = b->next;
       g_cache.bytes -= b->size;
@@ -117,6 +120,38 @@ static void destroy_list(struct blk *b) {
   }
 }
 
+/* While the cache holds blocks, a detached thread expires them once a
+ * second, so that a process that goes idle after freeing a store still
+ * returns the memory after the decay time (as jemalloc's background
+ * thread). It exits when the cache is empty. */
+static void *reaper_main(void *ud) {
+  (void)ud;
+  for (;;) {
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&g_cache.mu);
+    struct blk *dead = cache_expire_locked(rr__mono_ns(), cache_limit_locked());
+    bool empty = g_cache.head == NULL;
+    if (empty) g_cache.reaper = false;
+    pthread_mutex_unlock(&g_cache.mu);
+    destroy_list(dead);
+    if (empty) return NULL;
+  }
+}
+
+/* Caller holds the cache lock. Best effort: without the thread, blocks
+ * still expire whenever a block is freed or taken. */
+static void start_reaper_locked(void) {
+  if (g_cache.reaper || !g_cache.head) return;
+  pthread_attr_t a;
+  if (pthread_attr_init(&a) != 0) return;
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 64 << 10);
+  pthread_t t;
+  if (pthread_create(&t, &a, reaper_main, NULL) == 0) g_cache.reaper = true;
+  pthread_attr_destroy(&a);
+}
+
 static void cache_put(struct blk *b) {
   int64_t now = rr__mono_ns();
   pthread_mutex_lock(&g_cache.mu);
@@ -130,6 +165,7 @@ static void cache_put(struct blk *b) {
     b = NULL;
   }
   dead = cache_expire_locked(now, limit);
+  start_reaper_locked();
   pthread_mutex_unlock(&g_cache.mu);
   if (b) blk_destroy(b);
   destroy_list(dead);
@@ -158,6 +194,12 @@ void rr__blocks_set_cache_limit(size_t bytes) {
   struct blk *dead = cache_expire_locked(rr__mono_ns(), bytes);
   pthread_mutex_unlock(&g_cache.mu);
   destroy_list(dead);
+}
+
+void rr__blocks_set_cache_decay_ms(int64_t ms) {
+  pthread_mutex_lock(&g_cache.mu);
+  g_cache.decay_ns = ms * 1000000;
+  pthread_mutex_unlock(&g_cache.mu);
 }
 
 size_t rr__blocks_cache_bytes(void) {

@@ -64,12 +64,14 @@ void rr__blocks_stats(const rr_blocks *p, rr_blocks_stats *out);
  * taken again by blocks of the same size): at most `bytes`
  * (default: RR_BLOCKS_DEFAULT_CACHE or an eighth of the physical memory,
  * whichever is smaller; or the environment variable RERUN_BLOCK_CACHE_BYTES,
- * read once), each kept at most
- * RR_BLOCKS_CACHE_DECAY_MS after it was freed (checked whenever a block is
- * freed or taken; rr__blocks_trim returns every cached block at once). */
+ * read once), each kept at most about RR_BLOCKS_CACHE_DECAY_MS after it
+ * was freed (checked whenever a block is freed or taken, and once a second
+ * by a detached thread that runs while the cache is not empty);
+ * rr__blocks_trim returns every cached block at once. */
 #define RR_BLOCKS_DEFAULT_CACHE ((size_t)2 << 30)
 #define RR_BLOCKS_CACHE_DECAY_MS 10000
 void rr__blocks_set_cache_limit(size_t bytes);
+void rr__blocks_set_cache_decay_ms(int64_t ms); /* default RR_BLOCKS_CACHE_DECAY_MS */
 size_t rr__blocks_cache_bytes(void);
 void rr__blocks_trim(void);
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "base/rr_blocks.h"
 #include "base/rr_common.h"
@@ -119,6 +120,26 @@ static void test_own_block(void **state) {
   assert_null(rr__blocks_alloc(NULL, SIZE_MAX - 10));
 }
 
+/* Cached blocks go back to the system after the decay time, even when no
+ * other block is freed or taken (the cache's thread expires them). */
+static void test_decay(void **state) {
+  (void)state;
+  rr__blocks_trim();
+  rr__blocks_set_cache_limit(16 * MIB);
+  rr__blocks_set_cache_decay_ms(200);
+  rr_blocks *p = rr__blocks_new(4 * MIB, 0);
+  void *a = rr__blocks_alloc(p, MIB);
+  rr__blocks_drop(p);
+  rr__blocks_free(a);
+  assert_int_equal(rr__blocks_cache_bytes(), 4 * MIB);
+  for (int i = 0; i < 40 && rr__blocks_cache_bytes(); i++) {
+    struct timespec ts = {0, 100 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(rr__blocks_cache_bytes(), 0);
+  rr__blocks_set_cache_decay_ms(RR_BLOCKS_CACHE_DECAY_MS);
+}
+
 static void *churn(void *ud) {
   rr_blocks *p = ud;
   for (int i = 0; i < 2000; i++) {
@@ -158,6 +179,7 @@ int main(void) {
       cmocka_unit_test(test_reuse_and_bound),
       cmocka_unit_test(test_own_block),
       cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_decay),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
