@@ -12,6 +12,7 @@
  * columns are moved out of the batch without copying their buffers. */
 #include <stdio.h>
 
+#include "base/rr_blocks.h"
 #include "rr_chunk.h"
 
 static bool meta_get(const char *md, const char *key, rr_str *v) {
@@ -312,13 +313,11 @@ fail:
   return rc;
 }
 
-static void free_owned(void *p) { rr__free(p); }
-
 int rr__chunk_from_ipc(uint8_t *data, size_t len, struct rr_chunk *out, rr_error *err) {
   struct ArrowSchema schema;
   struct ArrowArray batch;
   memset(out, 0, sizeof *out);
-  int rc = rr_arrow_ipc_read(data, len, free_owned, data, &schema, &batch, err);
+  int rc = rr_arrow_ipc_read(data, len, rr__blocks_free, data, &schema, &batch, err);
   if (rc < 0) return rc;
   rc = rr__chunk_from_batch(&schema, &batch, out, err);
   batch.release(&batch);

@@ -82,7 +82,7 @@ size_t rr__chunk_nbytes(const struct rr_chunk *c);
  * RR_ECORRUPT / RR_EUNSUPPORTED with a message naming the column. */
 int rr__chunk_from_batch(const struct ArrowSchema *schema, struct ArrowArray *batch,
                          struct rr_chunk *out, rr_error *err);
-/* The same from an Arrow IPC stream; takes ownership of `data` (rr__malloc'd)
+/* The same from an Arrow IPC stream; takes ownership of `data` (from rr__blocks_alloc)
  * in every case: the component buffers point into it. */
 int rr__chunk_from_ipc(uint8_t *data, size_t len, struct rr_chunk *out, rr_error *err);
 

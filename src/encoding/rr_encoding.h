@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/rr_blocks.h"
 #include "base/rr_common.h"
 
 /* ---- constants ----------------------------------------------------------- */
@@ -97,7 +98,7 @@ typedef struct rr_log_msg {
 
   /* RR_MSG_ARROW */
   struct {
-    /* Decoded: the Arrow IPC stream, decompressed, 8-byte aligned, owned by
+    /* Decoded: the Arrow IPC stream, decompressed, 64-byte aligned, owned by
      * the message (see rr_log_msg_take_ipc). Encoding: the IPC stream to
      * send, not owned. */
     rr_bytes ipc;
@@ -132,9 +133,9 @@ typedef struct rr_log_msg {
 /* Frees a message returned by a decoder. Accepts NULL. */
 void rr_log_msg_free(rr_log_msg *m);
 
-/* Moves the decoded Arrow IPC bytes out of `m` (8-byte aligned; the caller
- * frees them with rr__free). Returns NULL (and *len = 0) when there are none
- * or they were already taken. */
+/* Moves the decoded Arrow IPC bytes out of `m` (64-byte aligned, from
+ * rr__blocks_alloc: the caller frees them with rr__blocks_free). Returns
+ * NULL (and *len = 0) when there are none or they were already taken. */
 uint8_t *rr_log_msg_take_ipc(rr_log_msg *m, size_t *len);
 
 /* Fills `m` (zeroed first) as the SetStoreInfo a C SDK sends: fresh row id,
@@ -240,6 +241,18 @@ typedef struct rr_rrd_decoder_opts {
  * rr_rrd_decoder_free if RR_OK is returned. RR_ENOMEM. */
 int rr_rrd_decoder_new(rr_rrd_decoder **out, const rr_rrd_decoder_opts *opts);
 void rr_rrd_decoder_free(rr_rrd_decoder *d); /* accepts NULL */
+/* Decoded Arrow IPC bytes are carved from `pool` (NULL, the default: the
+ * process-wide pool of rr_blocks.h); the pool must outlive the decoder. */
+void rr_rrd_decoder_set_ipc_pool(rr_rrd_decoder *d, rr_blocks *pool);
+/* With keep = false, ArrowMsgs come out with an empty `proto` (no copy of
+ * their protobuf bytes; for consumers that only read `arrow`). Default true. */
+void rr_rrd_decoder_set_keep_arrow_proto(rr_rrd_decoder *d, bool keep);
+/* Zero-copy input: room for `n` more bytes at the end of the decoder's
+ * queue (NULL when out of memory, or when the decoder stopped or finished);
+ * the caller writes up to n bytes there and hands them over with
+ * rr_rrd_decoder_commit(d, written). Nothing may be fed in between. */
+uint8_t *rr_rrd_decoder_reserve(rr_rrd_decoder *d, size_t n);
+void rr_rrd_decoder_commit(rr_rrd_decoder *d, size_t written);
 
 /* Appends n input bytes (copied). After the decoder stopped the bytes are
  * ignored. RR_EINVAL after rr_rrd_decoder_finish; RR_ENOMEM. */

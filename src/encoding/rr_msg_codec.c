@@ -10,12 +10,13 @@
  * Decoding unpacks with our allocator (protobuf-c checks every length
  * against the input, so nothing is sized by an unchecked field), checks what
  * Rerun's transport-to-app conversion requires, then copies the result into
- * one owned allocation; the Arrow IPC bytes live in a second, 8-byte
- * aligned allocation that can be moved out. */
+ * one owned allocation; the Arrow IPC bytes live in a second, 64-byte
+ * aligned allocation from rr__blocks_alloc that can be moved out. */
 #include <lz4.h>
 #if defined(__linux__)
 #endif
 
+#include "base/rr_blocks.h"
 #include "encoding/encoding_internal.h"
 #include "rerun/common.pb-c.h"
 #include "rerun/log_msg.pb-c.h"
@@ -318,7 +319,7 @@ void rr_log_msg_init_store_info(rr_log_msg *m, const rr_store_id *id) {
 void rr_log_msg_free(rr_log_msg *m) {
   if (!m) return;
   struct msg_impl *impl = (struct msg_impl *)m;
-  rr__free(impl->ipc);
+  rr__blocks_free(impl->ipc);
   rr__free(impl);
 }
 
@@ -483,16 +484,67 @@ static int decode_set_store_info(const uint8_t *p, size_t n, struct msg_impl **o
   return rc;
 }
 
-static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
+/* Reads one varint; returns bytes used or 0 if malformed. */
+static size_t read_varint(const uint8_t *p, size_t n, uint64_t *v);
+
+/* protobuf-c copies every bytes field, and an ArrowMsg is mostly payload:
+ * walks the top-level fields, views the payload (field 5, length-delimited;
+ * the last occurrence wins, as in protobuf) in place and copies the other
+ * fields (a few dozen bytes) to `rest` for protobuf-c. Returns false when
+ * anything is unusual; the caller then unpacks the whole message, and
+ * protobuf-c reports its errors as before. */
+static bool split_payload(const uint8_t *p, size_t n, rr_buf *rest, rr_bytes *payload) {
+  size_t i = 0;
+  while (i < n) {
+    uint64_t tag, len;
+    size_t at = i, k = read_varint(p + i, n - i, &tag);
+    if (!k || tag >> 3 == 0 || tag >> 3 > UINT32_MAX) return false;
+    i += k;
+    switch (tag & 7) {
+      case 0:
+        if (!(k = read_varint(p + i, n - i, &len))) return false;
+        i += k;
+        break;
+      case 1: if (n - i < 8) return false; i += 8; break;
+      case 5: if (n - i < 4) return false; i += 4; break;
+      case 2:
+        if (!(k = read_varint(p + i, n - i, &len)) || len > n - i - k) return false;
+        i += k;
+        if (tag == (5u << 3 | 2u)) {
+          payload->ptr = p + i;
+          payload->len = (size_t)len;
+          i += (size_t)len;
+          continue;
+        }
+        i += (size_t)len;
+        break;
+      default: return false;
+    }
+    if (rr_buf_append(rest, p + at, i - at) < 0) return false;
+  }
+  return true;
+}
+
+static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim, const struct rr__decode_opts *o,
                         struct msg_impl **out, rr_error *err) {
-  PbArrowMsg *a = rerun__log_msg__v1alpha1__arrow_msg__unpack(&pc_allocator, n, p);
+  rr_buf rest = RR_BUF_INIT;
+  rr_bytes payload = {NULL, 0};
+  PbArrowMsg *a = NULL;
+  if (split_payload(p, n, &rest, &payload)) {
+    a = rerun__log_msg__v1alpha1__arrow_msg__unpack(&pc_allocator, rest.len, rest.data ? rest.data : p);
+  } else {
+    payload = (rr_bytes){NULL, 0};
+    a = rerun__log_msg__v1alpha1__arrow_msg__unpack(&pc_allocator, n, p);
+    if (a) payload = (rr_bytes){a->payload.data, a->payload.len};
+  }
+  rr_buf_free(&rest);
   if (!a) return rr__err(err, RR_ECORRUPT, "malformed ArrowMsg protobuf");
   struct dec_view v = {RR_MSG_ARROW, 0, NULL, NULL, {NULL, 0}};
   int rc = RR_OK;
   uint64_t max_u = lim && lim->max_uncompressed_size ? lim->max_uncompressed_size
                                                      : RR_RRD_DEFAULT_MAX_UNCOMPRESSED_SIZE;
   bool lz4 = a->compression == RERUN__COMMON__V1ALPHA1__COMPRESSION__COMPRESSION_LZ4;
-  size_t clen = a->payload.len;
+  size_t clen = payload.len;
   uint64_t ulen = lz4 ? a->uncompressed_size : (uint64_t)clen;
   if (!a->store_id) rc = rr__err(err, RR_ECORRUPT, "ArrowMsg: missing store_id");
   else if (a->encoding != RERUN__LOG_MSG__V1ALPHA1__ENCODING__ENCODING_ARROW_IPC)
@@ -511,32 +563,30 @@ static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
   if (rc == RR_OK) rc = view_store_id(a->store_id, NULL, &v, err);
   uint8_t *ipc = NULL;
   if (rc == RR_OK && ulen > 0) {
-    ipc = rr__malloc((size_t)ulen);
-    if (ipc) rr__advise_huge(ipc, (size_t)ulen);
-    if (ipc) rr__populate(ipc, (size_t)ulen);
+    /* the bytes the decoded chunk will keep: carved from large huge-page
+     * blocks, so that LZ4 writes into memory faulted 2 MiB at a time */
+    ipc = rr__blocks_alloc(o->pool, (size_t)ulen);
     if (!ipc) rc = rr__err(err, RR_ENOMEM, "out of memory for %llu IPC bytes", (unsigned long long)ulen);
-    else if (((uintptr_t)ipc & 7u) != 0)
-      rc = rr__err(err, RR_EINTERNAL, "allocator returned memory that is not 8-byte aligned");
   }
   if (rc == RR_OK && ulen > 0) {
     if (lz4) {
-      int got = LZ4_decompress_safe((const char *)a->payload.data, (char *)ipc, (int)clen, (int)ulen);
+      int got = LZ4_decompress_safe((const char *)payload.ptr, (char *)ipc, (int)clen, (int)ulen);
       if (got < 0)
         rc = rr__err(err, RR_ECORRUPT, "ArrowMsg: corrupt LZ4 block (%zu bytes)", clen);
       else if ((uint64_t)got != ulen)
         rc = rr__err(err, RR_ECORRUPT, "ArrowMsg: LZ4 block decompressed to %d bytes, uncompressed_size says %llu",
                      got, (unsigned long long)ulen);
     } else {
-      memcpy(ipc, a->payload.data, clen);
+      memcpy(ipc, payload.ptr, clen);
     }
   } else if (rc == RR_OK && lz4 && clen > 0) {
     /* uncompressed_size 0 with a non-empty block: the block must decode to nothing. */
     char dummy;
-    if (LZ4_decompress_safe((const char *)a->payload.data, &dummy, (int)clen, 0) != 0)
+    if (LZ4_decompress_safe((const char *)payload.ptr, &dummy, (int)clen, 0) != 0)
       rc = rr__err(err, RR_ECORRUPT, "ArrowMsg: LZ4 block does not match uncompressed_size 0");
   }
   struct msg_impl *impl = NULL;
-  if (rc == RR_OK) rc = make_msg(&v, p, n, &impl, err);
+  if (rc == RR_OK) rc = make_msg(&v, p, o->no_arrow_proto ? 0 : n, &impl, err);
   if (rc == RR_OK) {
     rr_log_msg *m = &impl->pub;
     impl->ipc = ipc;
@@ -555,7 +605,7 @@ static int decode_arrow(const uint8_t *p, size_t n, const rr_decode_limits *lim,
     m->arrow.is_static = m->arrow.has_is_static && a->is_static;
     *out = impl;
   }
-  rr__free(ipc);
+  rr__blocks_free(ipc);
   protobuf_c_message_free_unpacked(&a->base, &pc_allocator);
   return rc;
 }
@@ -621,6 +671,13 @@ int rr__log_msg_set_app_id(rr_log_msg **pm, const char *app, size_t len) {
 
 int rr_log_msg_decode_inner(int kind, const uint8_t *p, size_t n, const rr_decode_limits *limits,
                             rr_log_msg **out, rr_error *err) {
+  return rr__log_msg_decode_inner_opts(kind, p, n, limits, NULL, out, err);
+}
+
+int rr__log_msg_decode_inner_opts(int kind, const uint8_t *p, size_t n, const rr_decode_limits *limits,
+                                  const struct rr__decode_opts *o, rr_log_msg **out, rr_error *err) {
+  static const struct rr__decode_opts defaults = {NULL, false};
+  if (!o) o = &defaults;
   if (!out || (n && !p)) return rr__err(err, RR_EINVAL, "rr_log_msg_decode_inner: NULL argument");
   *out = NULL;
   uint64_t max_m = limits && limits->max_message_size ? limits->max_message_size
@@ -632,7 +689,7 @@ int rr_log_msg_decode_inner(int kind, const uint8_t *p, size_t n, const rr_decod
   int rc;
   switch (kind) {
     case RR_MSG_SET_STORE_INFO: rc = decode_set_store_info(p, n, &impl, err); break;
-    case RR_MSG_ARROW: rc = decode_arrow(p, n, limits, &impl, err); break;
+    case RR_MSG_ARROW: rc = decode_arrow(p, n, limits, o, &impl, err); break;
     case RR_MSG_BLUEPRINT_ACTIVATION: rc = decode_activation(p, n, &impl, err); break;
     default: return rr__err(err, RR_EINVAL, "cannot decode message kind %d", kind);
   }
@@ -640,7 +697,7 @@ int rr_log_msg_decode_inner(int kind, const uint8_t *p, size_t n, const rr_decod
   return rc;
 }
 
-/* Skips one protobuf varint; returns bytes used or 0 if malformed. */
+/* Reads one protobuf varint; returns bytes used or 0 if malformed. */
 static size_t read_varint(const uint8_t *p, size_t n, uint64_t *v) {
   uint64_t r = 0;
   for (size_t i = 0; i < n && i < 10; i++) {

@@ -43,6 +43,7 @@ struct rr_rrd_decoder {
   char warning[256];
   struct app_entry *apps;
   size_t n_apps;
+  struct rr__decode_opts dopts;
 };
 
 static const uint8_t FOURCC[4] = {'R', 'R', 'F', '2'};
@@ -146,12 +147,17 @@ void rr_rrd_decoder_free(rr_rrd_decoder *d) {
   rr__free(d);
 }
 
-int rr_rrd_decoder_feed(rr_rrd_decoder *d, const void *p, size_t n) {
-  if (!d || (n && !p)) return RR_EINVAL;
-  if (d->finished) return RR_EINVAL;
-  if (d->state == S_DONE || n == 0) return RR_OK;
-  /* Drop consumed bytes once they are at least half the queue: each byte is
-   * moved at most once per halving, so the total copying stays linear. */
+void rr_rrd_decoder_set_ipc_pool(rr_rrd_decoder *d, rr_blocks *pool) {
+  if (d) d->dopts.pool = pool;
+}
+
+void rr_rrd_decoder_set_keep_arrow_proto(rr_rrd_decoder *d, bool keep) {
+  if (d) d->dopts.no_arrow_proto = !keep;
+}
+
+/* Drop consumed bytes once they are at least half the queue: each byte is
+ * moved at most once per halving, so the total copying stays linear. */
+static void compact_queue(rr_rrd_decoder *d) {
   if (d->pos && d->pos >= d->q.len - d->pos) {
     size_t rest = d->q.len - d->pos;
     memmove(d->q.data, d->q.data + d->pos, rest);
@@ -159,7 +165,26 @@ int rr_rrd_decoder_feed(rr_rrd_decoder *d, const void *p, size_t n) {
     d->q.len = rest;
     d->pos = 0;
   }
+}
+
+int rr_rrd_decoder_feed(rr_rrd_decoder *d, const void *p, size_t n) {
+  if (!d || (n && !p)) return RR_EINVAL;
+  if (d->finished) return RR_EINVAL;
+  if (d->state == S_DONE || n == 0) return RR_OK;
+  compact_queue(d);
   return rr_buf_append(&d->q, p, n);
+}
+
+uint8_t *rr_rrd_decoder_reserve(rr_rrd_decoder *d, size_t n) {
+  if (!d || d->finished || d->state == S_DONE) return NULL;
+  compact_queue(d);
+  if (rr_buf_reserve(&d->q, n ? n : 1) < 0) return NULL;
+  return d->q.data + d->q.len;
+}
+
+void rr_rrd_decoder_commit(rr_rrd_decoder *d, size_t written) {
+  if (!d || d->finished || d->state == S_DONE || written > d->q.cap - d->q.len) return;
+  d->q.len += written;
 }
 
 void rr_rrd_decoder_finish(rr_rrd_decoder *d) {
@@ -339,7 +364,7 @@ static int payload_state(rr_rrd_decoder *d, rr_log_msg **out, rr_error *err) {
   d->state = S_MSG_HEADER;
   rr_decode_limits lim = {d->max_msg, d->max_unc};
   rr_log_msg *m = NULL;
-  int rc = rr_log_msg_decode_inner((int)d->kind, p, len, &lim, &m, err);
+  int rc = rr__log_msg_decode_inner_opts((int)d->kind, p, len, &lim, &d->dopts, &m, err);
   if (rc == RR_OK) {
     if (d->kind == RR_MSG_SET_STORE_INFO) {
       app_learn(d, m);

@@ -124,6 +124,18 @@ int rr_store_hub_new(rr_store_hub **out, const rr_store_options *opts) {
     return RR_ENOMEM;
   }
   atomic_init(&h->mem, 0);
+  /* Decoded IPC bytes come from blocks of 32 MiB, smaller under a small
+   * memory limit: the holes freed chunks leave in a block that other chunks
+   * still use count as held, and must not dwarf the limit. */
+  size_t bs = RR_BLOCKS_DEFAULT_SIZE;
+  if (h->opts.memory_limit && h->opts.memory_limit / 16 < bs) bs = (size_t)(h->opts.memory_limit / 16);
+  h->pool = rr__blocks_new(bs < ((size_t)2 << 20) ? (size_t)2 << 20 : bs, 0);
+  if (!h->pool) {
+    pthread_mutex_destroy(&h->feed_lock);
+    pthread_rwlock_destroy(&h->lock);
+    rr__free(h);
+    return RR_ENOMEM;
+  }
   *out = h;
   return RR_OK;
 }
@@ -166,6 +178,7 @@ void rr_store_hub_free(rr_store_hub *h) {
   rr__free(h->stores);
   rr__free(h->subs);
   rr_rrd_decoder_free(h->dec);
+  rr__blocks_drop(h->pool);
   pthread_rwlock_destroy(&h->lock);
   pthread_mutex_destroy(&h->feed_lock);
   rr__free(h);
@@ -539,13 +552,35 @@ static int gc_cmp(const void *a, const void *b) {
   return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
+uint64_t rr__hub_memory(rr_store_hub *h) {
+  rr_blocks_stats bs;
+  rr__blocks_stats(h->pool, &bs);
+  return atomic_load(&h->mem) + (bs.held > bs.live ? bs.held - bs.live : 0);
+}
+
+static void gc_pass(rr_store_hub *h, uint64_t target);
+
+/* Removes the oldest temporal chunks until the hub holds at most `target`
+ * bytes. Freeing chunks can leave part of a block held by its other chunks,
+ * so a pass is repeated while the total is still above the target. */
 static uint64_t gc_locked(rr_store_hub *h, uint64_t target) {
-  uint64_t before = atomic_load(&h->mem);
-  if (before <= target) return 0;
+  uint64_t before = rr__hub_memory(h), now = before;
+  for (int pass = 0; pass < 4 && now > target; pass++) {
+    gc_pass(h, target);
+    uint64_t after = rr__hub_memory(h);
+    if (after >= now) break;
+    now = after;
+  }
+  return before > now ? before - now : 0;
+}
+
+static void gc_pass(rr_store_hub *h, uint64_t target) {
+  uint64_t before = rr__hub_memory(h);
+  if (before <= target) return;
   size_t total = 0;
   for (size_t i = 0; i < h->n_stores; i++) total += h->stores[i]->n_chunks;
   rr__schunk **all = rr__malloc((total + 1) * sizeof *all);
-  if (!all) return 0;
+  if (!all) return;
   size_t n = 0;
   for (size_t i = 0; i < h->n_stores; i++)
     for (size_t j = 0; j < h->stores[i]->n_chunks; j++) {
@@ -573,7 +608,6 @@ static uint64_t gc_locked(rr_store_hub *h, uint64_t target) {
     n -= k;
   }
   rr__free(all);
-  return before - atomic_load(&h->mem);
 }
 
 uint64_t rr_store_hub_gc(rr_store_hub *h, uint64_t target) {
@@ -584,7 +618,7 @@ uint64_t rr_store_hub_gc(rr_store_hub *h, uint64_t target) {
   return r;
 }
 
-uint64_t rr_store_hub_memory(rr_store_hub *h) { return h ? atomic_load(&h->mem) : 0; }
+uint64_t rr_store_hub_memory(rr_store_hub *h) { return h ? rr__hub_memory(h) : 0; }
 
 /* ---- messages ------------------------------------------------------------------- */
 
@@ -642,11 +676,12 @@ static int ingest_locked(rr_store_hub *h, rr_log_msg *m, rr_store **touched, rr_
   size_t len = 0;
   uint8_t *ipc = rr_log_msg_take_ipc(m, &len);
   if (!ipc) return rr__err(err, RR_ECORRUPT, "ArrowMsg without payload");
+  size_t foot = rr__blocks_footprint(ipc); /* what the kept bytes occupy */
   struct rr_chunk c;
   int rc = rr__chunk_from_ipc(ipc, len, &c, err);
   if (rc < 0) return rc;
   h->stats.chunks++;
-  return rr__store_ingest_chunk_blob(s, &c, len, err);
+  return rr__store_ingest_chunk_blob(s, &c, foot, err);
 }
 
 static void notify_subs(rr_store_hub *h, rr_store *s, size_t before) {
@@ -667,7 +702,7 @@ int rr__store_hub_ingest_msg(rr_store_hub *h, rr_log_msg *m, rr_error *err) {
   pthread_rwlock_wrlock(&h->lock);
   h->stats.messages++;
   int rc = ingest_locked(h, m, &touched, err);
-  if (h->opts.memory_limit && atomic_load(&h->mem) > h->opts.memory_limit) gc_locked(h, h->opts.memory_limit);
+  if (h->opts.memory_limit && rr__hub_memory(h) > h->opts.memory_limit) gc_locked(h, h->opts.memory_limit);
   pthread_rwlock_unlock(&h->lock);
   bool arrow = m->kind == RR_MSG_ARROW;
   rr_log_msg_free(m);
@@ -675,22 +710,18 @@ int rr__store_hub_ingest_msg(rr_store_hub *h, rr_log_msg *m, rr_error *err) {
   return rc;
 }
 
-int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
-  if (!h || (!p && n)) return rr__err(err, RR_EINVAL, "rr_store_hub_feed: NULL argument");
-  pthread_mutex_lock(&h->feed_lock);
+static int new_decoder(rr_store_hub *h) {
+  RR_TRY(rr_rrd_decoder_new(&h->dec, NULL));
+  rr_rrd_decoder_set_ipc_pool(h->dec, h->pool);
+  rr_rrd_decoder_set_keep_arrow_proto(h->dec, false); /* chunks are made from `arrow` alone */
+  h->input_first_error = RR_OK;
+  return RR_OK;
+}
+
+/* Ingests every complete message of the decoder's queue. Caller holds the
+ * feed lock. */
+static int drain_locked(rr_store_hub *h, rr_error *err) {
   int rc = RR_OK;
-  if (!h->dec) {
-    if ((rc = rr_rrd_decoder_new(&h->dec, NULL)) < 0) {
-      pthread_mutex_unlock(&h->feed_lock);
-      return rr__err(err, rc, "out of memory");
-    }
-    h->input_first_error = RR_OK;
-  }
-  if (n && (rc = rr_rrd_decoder_feed(h->dec, p, n)) < 0) {
-    pthread_mutex_unlock(&h->feed_lock);
-    return rr__err(err, rc, "out of memory");
-  }
-  h->stats.bytes += n;
   for (;;) {
     rr_log_msg *m = NULL;
     rr_error e = {0, ""};
@@ -708,6 +739,52 @@ int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
       note_error(h, &e2, r);
     }
   }
+  return rc;
+}
+
+int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
+  if (!h || (!p && n)) return rr__err(err, RR_EINVAL, "rr_store_hub_feed: NULL argument");
+  pthread_mutex_lock(&h->feed_lock);
+  int rc = RR_OK;
+  if (!h->dec && (rc = new_decoder(h)) < 0) {
+    pthread_mutex_unlock(&h->feed_lock);
+    return rr__err(err, rc, "out of memory");
+  }
+  if (n && (rc = rr_rrd_decoder_feed(h->dec, p, n)) < 0) {
+    pthread_mutex_unlock(&h->feed_lock);
+    return rr__err(err, rc, "out of memory");
+  }
+  h->stats.bytes += n;
+  rc = drain_locked(h, err);
+  pthread_mutex_unlock(&h->feed_lock);
+  return rc;
+}
+
+/* Reads up to n bytes of f straight into the decoder's queue (no copy
+ * through a buffer of ours) and ingests what is complete. *got: bytes read. */
+static int feed_from_file(rr_store_hub *h, FILE *f, size_t n, size_t *got, rr_error *err) {
+  *got = 0;
+  pthread_mutex_lock(&h->feed_lock);
+  int rc = RR_OK;
+  if (!h->dec && (rc = new_decoder(h)) < 0) {
+    pthread_mutex_unlock(&h->feed_lock);
+    return rr__err(err, rc, "out of memory");
+  }
+  uint8_t *dst = rr_rrd_decoder_reserve(h->dec, n);
+  if (!dst) {
+    /* the decoder stopped (bytes are ignored, as by rr_store_hub_feed) or
+     * is out of memory: go through a small buffer */
+    pthread_mutex_unlock(&h->feed_lock);
+    uint8_t tmp[65536];
+    size_t k = fread(tmp, 1, sizeof tmp, f);
+    *got = k;
+    return k ? rr_store_hub_feed(h, tmp, k, err) : RR_OK;
+  }
+  size_t k = fread(dst, 1, n, f);
+  rr_rrd_decoder_commit(h->dec, k);
+  *got = k;
+  h->stats.bytes += k;
+  if (k) rc = drain_locked(h, err);
   pthread_mutex_unlock(&h->feed_lock);
   return rc;
 }
@@ -715,7 +792,7 @@ int rr_store_hub_feed(rr_store_hub *h, const void *p, size_t n, rr_error *err) {
 int rr_store_hub_finish(rr_store_hub *h, rr_error *err) {
   if (!h) return RR_EINVAL;
   pthread_mutex_lock(&h->feed_lock);
-  if (!h->dec && rr_rrd_decoder_new(&h->dec, NULL) < 0) {
+  if (!h->dec && new_decoder(h) < 0) {
     pthread_mutex_unlock(&h->feed_lock);
     return rr__err(err, RR_ENOMEM, "out of memory");
   }
@@ -750,17 +827,15 @@ int rr_store_hub_load_path(rr_store_hub *h, const char *path, rr_error *err) {
     return rr__err(err, e == ENOENT ? RR_ENOTFOUND : RR_EIO, "cannot open %s: %s", path, strerror(e));
   }
   enum { BUFSZ = 1 << 20 };
-  uint8_t *buf = rr__malloc(BUFSZ);
-  int rc = buf ? RR_OK : rr__err(err, RR_ENOMEM, "out of memory");
+  int rc = RR_OK;
   while (rc == RR_OK) {
-    size_t n = fread(buf, 1, BUFSZ, f);
-    if (n) rc = rr_store_hub_feed(h, buf, n, err);
-    if (n < BUFSZ) {
+    size_t n = 0;
+    rc = feed_from_file(h, f, BUFSZ, &n, err);
+    if (rc == RR_OK && n == 0) {
       if (ferror(f)) rc = rr__err(err, RR_EIO, "read error in %s", path);
       break;
     }
   }
-  rr__free(buf);
   if (f != stdin) fclose(f);
   if (rc < 0) {
     rr_error tmp;

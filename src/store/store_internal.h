@@ -93,7 +93,8 @@ struct rr_store_hub {
   rr_store_options opts;
   rr_store **stores;
   size_t n_stores, cap_stores;
-  atomic_uint_fast64_t mem;
+  atomic_uint_fast64_t mem;  /* sum of the live chunks' `held` */
+  rr_blocks *pool;           /* decoded IPC bytes of the chunks it ingests */
   uint64_t seq;
   rr_rrd_decoder *dec;
   rr_load_stats stats;
@@ -104,6 +105,8 @@ struct rr_store_hub {
   int next_sub;
 };
 
+/* Bytes the hub holds: its chunks plus the unused part of its blocks. */
+uint64_t rr__hub_memory(rr_store_hub *h);
 void rr__schunk_ref(rr__schunk *c);
 void rr__schunk_unref(rr__schunk *c);
 /* Ingests a decoded chunk into `s` (moved, cleared on return in every

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
+#include "encoding/encoding_internal.h"
 #include "encoding/rr_encoding.h"
 
 static rr_str S(const char *s) { rr_str r = {s, strlen(s)}; return r; }
@@ -147,7 +148,7 @@ static void test_lz4_round_trip(void **state) {
     assert_null(d->arrow.ipc.ptr);
     assert_null(rr_log_msg_take_ipc(d, &len));
     assert_int_equal(len, 0);
-    rr__free(taken);
+    rr__blocks_free(taken);
     rr_log_msg_free(d);
 
     /* Damaging the uncompressed_size (field 3 varint, 2 bytes for N) is caught. */
@@ -163,6 +164,67 @@ static void test_lz4_round_trip(void **state) {
     rr_buf_free(&b);
   }
   free(ipc);
+}
+
+/* The payload is read in place (protobuf-c unpacks the other fields): the
+ * last occurrence wins as in protobuf, anything unusual is left to
+ * protobuf-c, and a decoder may skip the copy of the protobuf bytes. */
+static void test_payload_in_place(void **state) {
+  (void)state;
+  enum { N = 3000 };
+  uint8_t ipc[N], other[N];
+  make_payload(ipc, N);
+  for (size_t i = 0; i < N; i++) other[i] = (uint8_t)(ipc[i] ^ 0x5A);
+  rr_log_msg m;
+  memset(&m, 0, sizeof m);
+  m.kind = RR_MSG_ARROW;
+  m.store_id = (rr_store_id){RR_STORE_KIND_RECORDING, S("app"), S("rec")};
+  m.arrow.ipc = (rr_bytes){ipc, N};
+  rr_buf b = RR_BUF_INIT;
+  assert_int_equal(rr_log_msg_encode(&b, &m, RR_FRAMING_RRD, false, NULL), RR_OK);
+  const uint8_t *inner = b.data + 16;
+  size_t n = b.len - 16;
+  rr_log_msg *d = NULL;
+  /* without the proto copy */
+  struct rr__decode_opts o = {NULL, true};
+  assert_int_equal(rr__log_msg_decode_inner_opts(RR_MSG_ARROW, inner, n, NULL, &o, &d, NULL), RR_OK);
+  assert_int_equal(d->proto.len, 0);
+  assert_int_equal(d->arrow.ipc.len, N);
+  assert_memory_equal(d->arrow.ipc.ptr, ipc, N);
+  assert_int_equal((uintptr_t)d->arrow.ipc.ptr % 64, 0);
+  rr_log_msg_free(d);
+  /* a second payload field: it wins */
+  rr_buf x = RR_BUF_INIT;
+  uint8_t tag_len[3] = {5 << 3 | 2, (uint8_t)(N & 0x7F) | 0x80, (uint8_t)(N >> 7)};
+  assert_int_equal(rr_buf_append(&x, inner, n), RR_OK);
+  assert_int_equal(rr_buf_append(&x, tag_len, 3), RR_OK);
+  assert_int_equal(rr_buf_append(&x, other, N), RR_OK);
+  assert_int_equal(rr_log_msg_decode_inner(RR_MSG_ARROW, x.data, x.len, NULL, &d, NULL), RR_OK);
+  assert_int_equal(d->arrow.ipc.len, N);
+  assert_memory_equal(d->arrow.ipc.ptr, other, N);
+  assert_int_equal(d->proto.len, x.len);
+  rr_log_msg_free(d);
+  /* field 5 as a varint: not a payload; protobuf-c decides (a type mismatch) */
+  rr_buf_reset(&x);
+  uint8_t bad[2] = {5 << 3 | 0, 1};
+  assert_int_equal(rr_buf_append(&x, inner, n), RR_OK);
+  assert_int_equal(rr_buf_append(&x, bad, 2), RR_OK);
+  rr_error e = {0};
+  assert_int_equal(rr_log_msg_decode_inner(RR_MSG_ARROW, x.data, x.len, NULL, &d, &e), RR_ECORRUPT);
+  assert_null(d);
+  /* every truncation of the message is an error or a shorter valid message,
+   * never a payload read past the end */
+  for (size_t cut = 0; cut < n; cut += (cut < 64 ? 1 : 97)) {
+    int rc = rr_log_msg_decode_inner(RR_MSG_ARROW, inner, cut, NULL, &d, &e);
+    if (rc == RR_OK) {
+      assert_true(d->arrow.ipc.len < N);
+      rr_log_msg_free(d);
+    } else {
+      assert_null(d);
+    }
+  }
+  rr_buf_free(&x);
+  rr_buf_free(&b);
 }
 
 static void test_log_msg_wrapping(void **state) {
@@ -351,6 +413,7 @@ int main(void) {
       cmocka_unit_test(test_worked_example),   cmocka_unit_test(test_fresh_row_id),
       cmocka_unit_test(test_arrow_field_order), cmocka_unit_test(test_lz4_round_trip),
       cmocka_unit_test(test_log_msg_wrapping), cmocka_unit_test(test_decode_checks),
+      cmocka_unit_test(test_payload_in_place),
       cmocka_unit_test(test_encode_rejects),   cmocka_unit_test(test_stream_header),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,7 +146,7 @@ static void test_golden_arrow_content(void **state) {
     assert_int_equal(a.n, strncmp(FILES[f].file, "concat", 6) ? 1 : 2);
     for (size_t i = 0; i < a.n; i++) {
       check_chunk(&FILES[f], a.ipc[i], a.len[i], a.has_chunk_id[i], a.chunk_id[i]);
-      rr__free(a.ipc[i]);
+      rr__blocks_free(a.ipc[i]);
     }
   }
 }

@@ -66,6 +66,8 @@ static void drain(rr_rrd_decoder *d, struct result *r) {
   }
 }
 
+static bool g_reserve; /* decode() feeds through rr_rrd_decoder_reserve/commit */
+
 /* Feeds `data` in pieces: step 0 = all at once, step k = k bytes at a time,
  * step < 0 = pseudo-random piece sizes from seed -step. */
 static void decode(const uint8_t *data, size_t n, long step, const rr_rrd_decoder_opts *opts, struct result *r) {
@@ -82,11 +84,24 @@ static void decode(const uint8_t *data, size_t n, long step, const rr_rrd_decode
       size_t want = (size_t)(seed >> 33) % 300 + 1;
       k = want < k ? want : k;
     }
-    assert_int_equal(rr_rrd_decoder_feed(d, data + at, k), RR_OK);
+    if (g_reserve) {
+      /* room for more than is written: only `k` bytes count */
+      uint8_t *dst = rr_rrd_decoder_reserve(d, k + 5);
+      if (dst) {
+        memcpy(dst, data + at, k);
+        memset(dst + k, 0xAB, 5);
+        rr_rrd_decoder_commit(d, k);
+      } else {
+        assert_true(rr_rrd_decoder_stopped(d)); /* bytes after a stop are ignored */
+      }
+    } else {
+      assert_int_equal(rr_rrd_decoder_feed(d, data + at, k), RR_OK);
+    }
     at += k;
     drain(d, r);
   }
   rr_rrd_decoder_finish(d);
+  assert_null(rr_rrd_decoder_reserve(d, 1));
   drain(d, r);
   rr_log_msg *m = NULL;
   assert_int_equal(rr_rrd_decoder_next(d, &m, NULL), RR_EEOF);
@@ -328,6 +343,12 @@ static void test_splits(void **state) {
     long steps[] = {1, 2, 7, 16, 1000, -1, -2, -3};
     for (size_t s = 0; s < sizeof steps / sizeof *steps; s++) {
       decode(data, n, steps[s], NULL, &part);
+      assert_same(&whole, &part);
+      result_free(&part);
+      /* the same through reserve/commit */
+      g_reserve = true;
+      decode(data, n, steps[s], NULL, &part);
+      g_reserve = false;
       assert_same(&whole, &part);
       result_free(&part);
     }

@@ -58,7 +58,7 @@ static tdecoded *tdecode(const uint8_t *bytes, size_t len) {
       size_t n;
       uint8_t *ipc = rr_log_msg_take_ipc(m, &n);
       rr_error e2 = {0};
-      if (rr_arrow_ipc_read(ipc, n, rr__free, ipc, &c->schema, &c->batch, &e2) != RR_OK) {
+      if (rr_arrow_ipc_read(ipc, n, rr__blocks_free, ipc, &c->schema, &c->batch, &e2) != RR_OK) {
         if (!d->n_errors++) snprintf(d->first_error, sizeof d->first_error, "ipc: %s", e2.msg);
       } else {
         rr_str ep;

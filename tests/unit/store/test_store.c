@@ -398,6 +398,74 @@ static void test_gc(void **state) {
   rr_store_hub_free(h);
 }
 
+/* A chunk of `rows` rows at "/big", each a list of 1000 f64 (t = row). */
+static int add_big_rows(rr_store_hub *h, int64_t t0, int64_t rows, bool first) {
+  static double vals[1000];
+  struct rr_chunk c;
+  int64_t *t = rr__malloc((size_t)rows * 8);
+  double *one = rr__malloc((size_t)rows * 8);
+  for (int64_t i = 0; i < rows; i++) { t[i] = t0 + i; one[i] = 0; }
+  int rc = make_chunk(&c, "/big", "Scalars:scalars", t, one, rows, 1 + (uint64_t)t0);
+  rr__free(t);
+  rr__free(one);
+  if (rc < 0) { rr__chunk_clear(&c); return rc; }
+  /* replace the column: 1000 values per row, the first one = t */
+  struct rr_chunk_component *k = &c.components[0];
+  k->list.release(&k->list);
+  rr_arrow_builder *b = NULL;
+  rc = rr_arrow_builder_new(&b, &k->list_type);
+  for (int64_t i = 0; i < rows && rc == RR_OK; i++) {
+    vals[0] = (double)(t0 + i);
+    rc = rr_arrow_builder_append_values(rr_arrow_builder_child(b, 0), vals, 1000);
+    if (rc == RR_OK) rc = rr_arrow_builder_list_finish(b);
+  }
+  if (rc == RR_OK) rc = rr_arrow_builder_finish(b, &k->list);
+  rr_arrow_builder_free(b);
+  if (rc < 0) { rr__chunk_clear(&c); return rc; }
+  return feed_chunk(h, &c, first);
+}
+
+/* Chunks large enough for their decoded bytes to be carved from the hub's
+ * blocks: GC under a limit frees them, and the holes left in blocks still
+ * in use count toward the limit. */
+static void test_gc_blocks(void **state) {
+  (void)state;
+  enum { ROWS = 64 }; /* 512 KB of values per chunk */
+  for (int pass = 0; pass < 2; pass++) {
+    rr_store_options o = {0};
+    o.memory_limit = 8u << 20;
+    /* pass 0: every chunk is large and kept as it arrived (in its block);
+     * pass 1: chunks merge by groups (copies), leaving holes in blocks */
+    o.chunk_max_bytes = pass ? 16 << 20 : 1 << 20;
+    rr_store_hub *h = NULL;
+    assert_int_equal(rr_store_hub_new(&h, &o), RR_OK);
+    for (int k = 0; k < 60; k++) {
+      assert_int_equal(add_big_rows(h, (int64_t)k * ROWS, ROWS, k == 0), RR_OK);
+      assert_true(rr_store_hub_memory(h) <= o.memory_limit);
+    }
+    assert_int_equal(rr_store_hub_finish(h, NULL), RR_OK);
+    rr_blocks_stats bs;
+    rr__blocks_stats(h->pool, &bs);
+    if (!pass) assert_true(bs.live > (4u << 20)); /* the chunks live in blocks */
+    assert_true(atomic_load(&h->mem) + (bs.held - bs.live) == rr_store_hub_memory(h));
+    assert_true(rr_store_hub_memory(h) <= o.memory_limit);
+    rr_latest_at r;
+    rr_store *s = rr_store_hub_at(h, 0);
+    assert_int_equal(rr_query_latest_at(s, "/big", "Scalars:scalars", "t", 60 * ROWS - 1, &r, NULL), RR_OK);
+    assert_true(r.found && r.values.length == 1000);
+    assert_true(((const double *)r.values.buffers[1])[r.values.offset] == 60.0 * ROWS - 1);
+    rr_latest_at_release(&r);
+    /* everything temporal goes: no block memory is left held */
+    assert_true(rr_store_hub_gc(h, 0) > 0);
+    assert_int_equal(rr_store_chunk_count(s), 0);
+    rr__blocks_stats(h->pool, &bs);
+    assert_int_equal(bs.live, 0);
+    assert_int_equal(bs.held, 0);
+    assert_int_equal(rr_store_hub_memory(h), 0);
+    rr_store_hub_free(h);
+  }
+}
+
 struct reader_arg { rr_store_hub *h; int found; };
 
 static void *reader(void *p) {
@@ -462,7 +530,7 @@ int main(void) {
       cmocka_unit_test(test_golden),         cmocka_unit_test(test_from_batch),
       cmocka_unit_test(test_from_batch_legacy), cmocka_unit_test(test_compaction), cmocka_unit_test(test_compaction_skips_large),
       cmocka_unit_test(test_clear),          cmocka_unit_test(test_gc),
-      cmocka_unit_test(test_concurrent),     cmocka_unit_test(test_memory_limit_parse),
+      cmocka_unit_test(test_gc_blocks),      cmocka_unit_test(test_concurrent),     cmocka_unit_test(test_memory_limit_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
