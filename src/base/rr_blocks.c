@@ -139,10 +139,22 @@ static void *reaper_main(void *ud) {
   }
 }
 
+/* fork(): the cache lock must not be inherited held (the reaper may hold
+ * it at that moment), and the child has no reaper thread. */
+static void fork_prepare(void) { pthread_mutex_lock(&g_cache.mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&g_cache.mu); }
+static void fork_child(void) {
+  g_cache.reaper = false;
+  pthread_mutex_unlock(&g_cache.mu);
+}
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+static void register_fork(void) { (void)pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 /* Caller holds the cache lock. Best effort: without the thread, blocks
  * still expire whenever a block is freed or taken. */
 static void start_reaper_locked(void) {
   if (g_cache.reaper || !g_cache.head) return;
+  pthread_once(&g_fork_once, register_fork);
   pthread_attr_t a;
   if (pthread_attr_init(&a) != 0) return;
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/rr_blocks.h"
 #include "base/rr_common.h"
@@ -140,6 +142,40 @@ static void test_decay(void **state) {
   rr__blocks_set_cache_decay_ms(RR_BLOCKS_CACHE_DECAY_MS);
 }
 
+/* A child forked while the cache holds blocks (and its thread runs) can
+ * use the cache, and in the child cached blocks still expire. */
+static void test_fork(void **state) {
+  (void)state;
+  rr__blocks_trim();
+  rr__blocks_set_cache_limit(16 * MIB);
+  rr__blocks_set_cache_decay_ms(200);
+  for (int round = 0; round < 3; round++) {
+    rr_blocks *p = rr__blocks_new(4 * MIB, 0);
+    void *a = rr__blocks_alloc(p, MIB);
+    rr__blocks_drop(p);
+    rr__blocks_free(a); /* cached: the expiry thread is running */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      rr_blocks *q = rr__blocks_new(4 * MIB, 0);
+      void *b = rr__blocks_alloc(q, MIB); /* takes the cached block */
+      rr__blocks_drop(q);
+      rr__blocks_free(b);
+      for (int i = 0; i < 40 && rr__blocks_cache_bytes(); i++) {
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+      }
+      _exit(rr__blocks_cache_bytes() == 0 ? 0 : 3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+  }
+  rr__blocks_trim();
+  rr__blocks_set_cache_decay_ms(RR_BLOCKS_CACHE_DECAY_MS);
+}
+
 static void *churn(void *ud) {
   rr_blocks *p = ud;
   for (int i = 0; i < 2000; i++) {
@@ -180,6 +216,7 @@ int main(void) {
       cmocka_unit_test(test_own_block),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_decay),
+      cmocka_unit_test(test_fork),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
