@@ -297,12 +297,26 @@ static inline void row_id_be(rr_tuid id, uint8_t out[16]) {
 #endif
 }
 
+/* Appending rows walks through fresh memory (an accumulator's buffers are
+ * handed to each closed chunk and allocated again). On VMs a page fault
+ * costs far more than faulting the pages in with one madvise, so when an
+ * append of n bytes enters a new 256 KiB step of a buffer's reserved
+ * capacity, that step is populated first (rr__populate skips < 64 KiB). */
+#define POPULATE_STEP ((size_t)256 << 10)
+static inline void populate_ahead(rr_buf *b, size_t n) {
+  if (RR__UNLIKELY((b->len & (POPULATE_STEP - 1)) < n) && b->cap - b->len >= n) {
+    size_t room = b->cap - b->len;
+    rr__populate(b->data + b->len, room < POPULATE_STEP ? room : POPULATE_STEP);
+  }
+}
+
 /* Appends the row id and times of a new row. Under rec->mu. */
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n) {
   int64_t now = rr__now_ns(); /* one clock read: row id and log_time */
   rr_tuid id = rr__next_row_id(rec, now);
   uint8_t be[16];
   row_id_be(id, be);
+  populate_ahead(&a->row_ids, 16);
   RR_TRY(rr_buf_append(&a->row_ids, be, 16));
   if (a->is_static) return RR_OK;
   for (size_t i = 0; i < n; i++) {
@@ -312,10 +326,13 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
       memcpy(&last, b->data + b->len - 8, 8);
       if (tl[i].value < last) a->unsorted = true;
     }
+    populate_ahead(b, 8);
     RR_TRY(rr_buf_append(b, &tl[i].value, 8));
   }
   int64_t tick = rec->tick++;
+  populate_ahead(&a->tl[n].times, 8);
   RR_TRY(rr_buf_append(&a->tl[n].times, &tick, 8));
+  populate_ahead(&a->tl[n + 1].times, 8);
   RR_TRY(rr_buf_append(&a->tl[n + 1].times, &now, 8));
   return RR_OK;
 }
