@@ -222,11 +222,15 @@ int rr_arrow_builder_list_append_values(rr_arrow_builder *b, const void *values,
       int64_t cn = n * per;
       size_t nb = (size_t)cn * (size_t)c->t.byte_width;
       populate_ahead(&c->values, nb);
-      RR_TRY(rr_buf_append(&c->values, values, nb));
+      /* constant sizes compile to moves (3D vectors, scalars) */
+      if (nb == 12) RR_TRY(rr_buf_append(&c->values, values, 12));
+      else if (nb == 4) RR_TRY(rr_buf_append(&c->values, values, 4));
+      else RR_TRY(rr_buf_append(&c->values, values, nb));
       if (c != v) c->length += cn;
       v->length = slot_end;
       populate_ahead(&b->values, b->length == 0 ? 8 : 4); /* offsets start with a 0 */
-      RR_TRY(push_i32(&b->values, slot_end));
+      int32_t off = (int32_t)slot_end; /* 0 < slot_end <= INT32_MAX */
+      RR_TRY(rr_buf_append(&b->values, &off, 4));
       b->length++;
       return RR_OK;
     }

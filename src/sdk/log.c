@@ -32,7 +32,7 @@ static const char *canonical_path(rr_recording *rec, const char *path, bool inte
 }
 
 /* Common entry checks. Returns 1 to go on, or a return code. */
-static int enter(rr_recording **rec, const char *path, rr_error *err) {
+static inline int enter(rr_recording **rec, const char *path, rr_error *err) {
   if (rr__resolve(rec) < 0) return rr__err(err, RR_EINVAL, "no recording stream given and no default set");
   if (!(*rec)->enabled) return RR_OK;
   if ((*rec)->closed) return rr__report(*rec, rr__err(err, RR_ECLOSED, "the recording stream is closed"), err, "log");
@@ -83,12 +83,17 @@ static struct acc *acc_for(rr_recording *rec, const char *path, bool is_static, 
   return a;
 }
 
-/* The accumulator's column named `component`: first at `hint` (fields
- * usually land in the column order of the previous rows), then anywhere. */
+/* The accumulator's column named `component`, a static string (an
+ * archetype field's): first at `hint` (fields usually land in the column
+ * order of the previous rows) by pointer, then by name anywhere; a name
+ * match records the pointer for the next call. */
 static struct acc_col *find_col(struct acc *a, const char *component, size_t hint) {
-  if (RR__LIKELY(hint < a->n_cols) && !strcmp(a->cols[hint].component, component)) return &a->cols[hint];
-  for (size_t k = 0; k < a->n_cols; k++)
-    if (!strcmp(a->cols[k].component, component)) return &a->cols[k];
+  if (RR__LIKELY(hint < a->n_cols) && a->cols[hint].static_key == component) return &a->cols[hint];
+  for (size_t k = 0; k < a->n_cols; k++) {
+    if (strcmp(a->cols[k].component, component)) continue;
+    a->cols[k].static_key = component;
+    return &a->cols[k];
+  }
   return NULL;
 }
 
@@ -116,8 +121,11 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
     size_t n = rr__field_count(f, arch);
     const rr__component_def *t = f->type;
     struct acc_col *col = find_col(a, f->component, j++);
-    if (!col) col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
-    if (!col) { rc = RR_ENOMEM; goto fail; }
+    if (!col) {
+      col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
+      if (!col) { rc = RR_ENOMEM; goto fail; }
+      col->static_key = f->component;
+    }
     /* validated above; flat reps are laid out as the builder's buffers */
     if (rr__rep_is_flat(t->rep) && n != 0) {
       if (RR__UNLIKELY(n > (size_t)INT64_MAX)) { rc = RR_ERANGE; goto fail; }

@@ -57,6 +57,10 @@ struct acc_col {
   char *component, *archetype, *component_type;
   struct ArrowSchema list_type; /* "+l" of the value type, child "item" nullable */
   rr_arrow_builder *b;
+  /* A static (immutable) component name, e.g. an archetype field's, that
+   * equals `component`: then a pointer compare finds the column. NULL
+   * until the SDK sets it; columns are zeroed when created. */
+  const char *static_key;
 };
 
 /* Rows of one (entity, timeline set, static) key not yet closed. */
