@@ -274,9 +274,10 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
   rec->acc_bytes += bytes;
   rec->stats.rows_logged++;
   /* columns not touched by this row get a null */
-  for (size_t i = 0; i < a->n_cols; i++)
-    if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows)
-      RR_TRY(rr_arrow_builder_append_nulls(a->cols[i].b, 1));
+  if (a->row_cols != a->n_cols)
+    for (size_t i = 0; i < a->n_cols; i++)
+      if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows)
+        RR_TRY(rr_arrow_builder_append_nulls(a->cols[i].b, 1));
   /* As Rerun's batcher: a chunk with an unsorted timeline stays small, so
    * that the viewer's per-chunk sorting stays cheap. */
   if ((int64_t)a->bytes >= rec->flush_num_bytes || a->num_rows >= rec->flush_num_rows ||
@@ -299,15 +300,18 @@ static inline void row_id_be(rr_tuid id, uint8_t out[16]) {
 
 /* Appending rows walks through fresh memory (an accumulator's buffers are
  * handed to each closed chunk and allocated again). On VMs a page fault
- * costs far more than faulting the pages in with one madvise, so when an
- * append of n bytes enters a new 256 KiB step of a buffer's reserved
- * capacity, that step is populated first (rr__populate skips < 64 KiB). */
+ * costs far more than faulting the pages in with one madvise, so when the
+ * row ids enter a new 256 KiB step of their reserved capacity, that step
+ * is populated, and the next half step of every time column (8 bytes a
+ * row against 16, appended in lockstep). rr__populate skips < 64 KiB. */
 #define POPULATE_STEP ((size_t)256 << 10)
-static inline void populate_ahead(rr_buf *b, size_t n) {
-  if (RR__UNLIKELY((b->len & (POPULATE_STEP - 1)) < n) && b->cap - b->len >= n) {
-    size_t room = b->cap - b->len;
-    rr__populate(b->data + b->len, room < POPULATE_STEP ? room : POPULATE_STEP);
-  }
+static void populate(rr_buf *b, size_t step) {
+  size_t room = b->cap - b->len;
+  rr__populate(b->data + b->len, room < step ? room : step);
+}
+static void populate_row_buffers(struct acc *a) {
+  populate(&a->row_ids, POPULATE_STEP);
+  for (size_t i = 0; i < a->n_tl; i++) populate(&a->tl[i].times, POPULATE_STEP / 2);
 }
 
 /* Appends the row id and times of a new row. Under rec->mu. */
@@ -316,7 +320,8 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
   rr_tuid id = rr__next_row_id(rec, now);
   uint8_t be[16];
   row_id_be(id, be);
-  populate_ahead(&a->row_ids, 16);
+  a->row_cols = 0;
+  if (RR__UNLIKELY((a->row_ids.len & (POPULATE_STEP - 1)) < 16)) populate_row_buffers(a);
   RR_TRY(rr_buf_append(&a->row_ids, be, 16));
   if (a->is_static) return RR_OK;
   for (size_t i = 0; i < n; i++) {
@@ -326,13 +331,10 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
       memcpy(&last, b->data + b->len - 8, 8);
       if (tl[i].value < last) a->unsorted = true;
     }
-    populate_ahead(b, 8);
     RR_TRY(rr_buf_append(b, &tl[i].value, 8));
   }
   int64_t tick = rec->tick++;
-  populate_ahead(&a->tl[n].times, 8);
   RR_TRY(rr_buf_append(&a->tl[n].times, &tick, 8));
-  populate_ahead(&a->tl[n + 1].times, 8);
   RR_TRY(rr_buf_append(&a->tl[n + 1].times, &now, 8));
   return RR_OK;
 }

@@ -135,6 +135,7 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
       if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
     }
     bytes += n * t->c_size;
+    a->row_cols++;
   }
   if ((rc = rr__acc_row_done(rec, a, bytes)) < 0) goto fail;
   if (!rec->thread_running) rr__start_thread(rec); /* after fork, in the child */

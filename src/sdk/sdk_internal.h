@@ -75,6 +75,10 @@ struct acc {
   struct acc_col *cols;
   size_t bytes;  /* estimate of data appended since the last close */
   bool unsorted; /* some timeline went backwards since the last close */
+  /* Columns given a value in the row being appended, counted by the log
+   * path (rr__acc_row_begin zeroes it): when it equals n_cols,
+   * rr__acc_row_done has no column to fill with a null. */
+  size_t row_cols;
 };
 
 /* The thread's time for one stream. */
