@@ -157,7 +157,8 @@ int rr_log(rr_recording *rec, const char *entity_path, rr_archetype_id type, con
   if (!err) { LOCAL_ERROR(local); err = &local; }
   int go = enter(&rec, entity_path, err);
   if (go != 1) return go;
-  return rr__report(rec, log_archetype(rec, entity_path, type, archetype, false, false, err), err, "log");
+  int rc = log_archetype(rec, entity_path, type, archetype, false, false, err);
+  return RR__LIKELY(rc >= 0) ? rc : rr__report(rec, rc, err, "log");
 }
 
 int rr_log_static(rr_recording *rec, const char *entity_path, rr_archetype_id type, const void *archetype,

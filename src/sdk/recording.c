@@ -147,7 +147,15 @@ static inline bool name_eq(const char *a, const char *b) {
   return false;
 }
 
+/* Kept out of line so that the fast path below needs few registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static int set_time_slow(rr_recording *rec, const char *timeline, int type, int64_t value) {
+  if (RR__UNLIKELY(!timeline || !*timeline)) {
+    rr_error e = {0};
+    return rr__report(rec, rr__err(&e, RR_EINVAL, "timeline name is NULL or empty"), &e, "set_time");
+  }
   rr_error e;
   e.code = 0;
   e.msg[0] = 0;
@@ -183,14 +191,11 @@ static int set_time(rr_recording *rec, const char *timeline, int type, int64_t v
   int rc = rr__resolve(&rec);
   if (rc < 0) return rc;
   if (!rec->enabled) return RR_OK;
-  if (RR__UNLIKELY(!timeline || !*timeline)) {
-    rr_error e = {0};
-    return rr__report(rec, rr__err(&e, RR_EINVAL, "timeline name is NULL or empty"), &e, "set_time");
-  }
   /* Fast path: the thread already has this timeline. Its name was checked
-   * (UTF-8) when it was added, so an equal name needs no check again. */
+   * (non-empty, UTF-8) when it was added, so an equal name needs no check
+   * again; anything else (NULL or empty name included) takes the slow path. */
   struct thread_time *tt = thread_time(rec, false);
-  if (RR__LIKELY(tt != NULL && value != INT64_MIN)) {
+  if (RR__LIKELY(tt && timeline && value != INT64_MIN)) {
     for (size_t i = 0; i < tt->n; i++) {
       if (!name_eq(tt->tl[i].name, timeline)) continue;
       if (RR__UNLIKELY(tt->tl[i].type != type)) {
