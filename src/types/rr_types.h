@@ -199,8 +199,13 @@ extern const rr__component_def rr__components[RR__COMP_COUNT];
 
 /* ---- lookup -------------------------------------------------------------- */
 
-/* NULL for an id out of range. */
-const rr__archetype_def *rr__archetype_get(rr_archetype_id id);
+/* The archetype table, indexed by rr_archetype_id. */
+extern const rr__archetype_def rr__archetypes[RR_ARCHETYPE_COUNT];
+/* NULL for an id out of range. Inline: once per log call. */
+static inline const rr__archetype_def *rr__archetype_get(rr_archetype_id id) {
+  if ((unsigned)id >= RR_ARCHETYPE_COUNT) return NULL;
+  return &rr__archetypes[id];
+}
 /* By full ("rerun.archetypes.Points3D") or short ("Points3D") name; NULL if unknown. */
 const rr__archetype_def *rr__archetype_find(const char *name);
 /* By full ("rerun.components.Color") or short ("Color") name; NULL if unknown. */

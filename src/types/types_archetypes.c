@@ -71,7 +71,7 @@ RR_ARCHETYPE_TABLE(RR__CNT_A, RR__CNT_F, RR__CNT_E)
 #undef RR__CNT_F
 #undef RR__CNT_E
 
-static const rr__archetype_def archetypes[RR_ARCHETYPE_COUNT] = {
+const rr__archetype_def rr__archetypes[RR_ARCHETYPE_COUNT] = {
 #define RR__DEF_A(ID, Name, snake)                                                      \
   [RR_ARCHETYPE_##ID] = {RR_ARCHETYPE_##ID, "rerun.archetypes." #Name, #Name,           \
                          sizeof(rr_##snake), sizeof fields_##snake / sizeof fields_##snake[0], \
@@ -86,16 +86,12 @@ static const rr__archetype_def archetypes[RR_ARCHETYPE_COUNT] = {
 
 /* ---- lookup --------------------------------------------------------------- */
 
-const rr__archetype_def *rr__archetype_get(rr_archetype_id id) {
-  if ((unsigned)id >= RR_ARCHETYPE_COUNT) return NULL;
-  return &archetypes[id];
-}
 
 const rr__archetype_def *rr__archetype_find(const char *name) {
   if (!name) return NULL;
   for (size_t a = 0; a < RR_ARCHETYPE_COUNT; a++)
-    if (strcmp(archetypes[a].name, name) == 0 || strcmp(archetypes[a].short_name, name) == 0)
-      return &archetypes[a];
+    if (strcmp(rr__archetypes[a].name, name) == 0 || strcmp(rr__archetypes[a].short_name, name) == 0)
+      return &rr__archetypes[a];
   return NULL;
 }
 
