@@ -33,7 +33,7 @@ static const char *canonical_path(rr_recording *rec, const char *path, bool inte
 
 /* Common entry checks. Returns 1 to go on, or a return code. */
 static inline int enter(rr_recording **rec, const char *path, rr_error *err) {
-  if (rr__resolve(rec) < 0) return rr__err(err, RR_EINVAL, "no recording stream given and no default set");
+  if (!*rec && rr__resolve(rec) < 0) return rr__err(err, RR_EINVAL, "no recording stream given and no default set");
   if (!(*rec)->enabled) return RR_OK;
   if ((*rec)->closed) return rr__report(*rec, rr__err(err, RR_ECLOSED, "the recording stream is closed"), err, "log");
   if (!path) return rr__report(*rec, rr__err(err, RR_EINVAL, "entity_path is NULL"), err, "log");
