@@ -287,15 +287,21 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
   return RR_OK;
 }
 
-/* A row id in its big-endian wire form (one byte swap per half where the
- * compiler offers it, instead of a byte loop). */
-static inline void row_id_be(rr_tuid id, uint8_t out[16]) {
+/* Appends a row id in its big-endian wire form, written in place: two
+ * 8-byte stores (building it on the stack and copying 16 bytes made the
+ * copy's load wait for the two stores, a store-forwarding stall). */
+static inline int append_row_id(rr_buf *b, rr_tuid id) {
+  if (RR__UNLIKELY(b->cap - b->len < 16)) RR_TRY(rr_buf_reserve(b, 16));
+  uint8_t *out = b->data + b->len;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint64_t be[2] = {__builtin_bswap64(id.time_ns), __builtin_bswap64(id.inc)};
-  memcpy(out, be, 16);
+  uint64_t hi = __builtin_bswap64(id.time_ns), lo = __builtin_bswap64(id.inc);
+  memcpy(out, &hi, 8);
+  memcpy(out + 8, &lo, 8);
 #else
   rr__tuid_to_be(id, out);
 #endif
+  b->len += 16;
+  return RR_OK;
 }
 
 /* Appending rows walks through fresh memory (an accumulator's buffers are
@@ -318,11 +324,9 @@ static void populate_row_buffers(struct acc *a) {
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n) {
   int64_t now = rr__now_ns(); /* one clock read: row id and log_time */
   rr_tuid id = rr__next_row_id(rec, now);
-  uint8_t be[16];
-  row_id_be(id, be);
   a->row_cols = 0;
   if (RR__UNLIKELY((a->row_ids.len & (POPULATE_STEP - 1)) < 16)) populate_row_buffers(a);
-  RR_TRY(rr_buf_append(&a->row_ids, be, 16));
+  RR_TRY(append_row_id(&a->row_ids, id));
   if (a->is_static) return RR_OK;
   for (size_t i = 0; i < n; i++) {
     rr_buf *b = &a->tl[i].times;
