@@ -156,6 +156,20 @@ int rr_arrow_builder_append_values(rr_arrow_builder *b, const void *values, int6
   if (!b || n < 0 || (n > 0 && !values)) return RR_EINVAL;
   if (n == 0) return RR_OK;
   if (n > INT64_MAX - b->length) return RR_ERANGE;
+  /* Fast path (one value of Position3D and the like): a fixed-size list of
+   * a fixed-width child, neither with a bitmap yet, sizes far from any
+   * overflow. Same result as the general path below. */
+  if (b->t.id == RR__AT_FSL && !b->has_validity && n <= INT32_MAX && b->t.fixed > 0 &&
+      b->t.fixed <= 65536) {
+    rr_arrow_builder *c = b->children[0];
+    if (c->t.byte_width > 0 && !c->has_validity && c->length <= INT64_MAX / 2) {
+      int64_t cn = n * b->t.fixed;
+      RR_TRY(rr_buf_append(&c->values, values, (size_t)cn * (size_t)c->t.byte_width));
+      c->length += cn;
+      b->length += n;
+      return RR_OK;
+    }
+  }
   if (is_fixed(b)) {
     size_t w = value_width(b);
     if (w && (uint64_t)n > SIZE_MAX / w) return RR_ERANGE;
@@ -175,6 +189,54 @@ int rr_arrow_builder_append_values(rr_arrow_builder *b, const void *values, int6
   RR_TRY(valid_append(b, n));
   b->length += n;
   return RR_OK;
+}
+
+/* Row-by-row appends walk through fresh memory (finish hands the buffers
+ * to the array and reserves new ones). On VMs a page fault costs far more
+ * than faulting pages in with one madvise, so when an append of n bytes
+ * enters a new 256 KiB step of the reserved capacity, that step is
+ * populated first (rr__populate skips < 64 KiB). */
+#define POPULATE_STEP ((size_t)256 << 10)
+static inline void populate_ahead(rr_buf *b, size_t n) {
+  if (RR__UNLIKELY((b->len & (POPULATE_STEP - 1)) < n) && b->cap - b->len >= n) {
+    size_t room = b->cap - b->len;
+    rr__populate(b->data + b->len, room < POPULATE_STEP ? room : POPULATE_STEP);
+  }
+}
+
+int rr_arrow_builder_list_append_values(rr_arrow_builder *b, const void *values, int64_t n) {
+  if (!b || b->t.id != RR__AT_LIST) return RR_EINVAL;
+  rr_arrow_builder *v = b->children[0];
+  /* Fast path: values of a fixed-width type, or a fixed-size list of one,
+   * with no bitmap anywhere yet and sizes far from any limit. Same result
+   * as the two calls below. */
+  if (n > 0 && n <= INT32_MAX && values && !b->has_validity && !v->has_validity) {
+    rr_arrow_builder *c = v;
+    int64_t per = 1;
+    if (v->t.id == RR__AT_FSL && v->t.fixed > 0 && v->t.fixed <= 65536) {
+      c = v->children[0];
+      per = v->t.fixed;
+    }
+    int64_t slot_end = v->length + n; /* the list offset */
+    if (c->t.byte_width > 0 && !c->has_validity && c->length <= INT64_MAX / 2 && slot_end <= INT32_MAX) {
+      int64_t cn = n * per;
+      size_t nb = (size_t)cn * (size_t)c->t.byte_width;
+      populate_ahead(&c->values, nb);
+      /* constant sizes compile to moves (3D vectors, scalars) */
+      if (nb == 12) RR_TRY(rr_buf_append(&c->values, values, 12));
+      else if (nb == 4) RR_TRY(rr_buf_append(&c->values, values, 4));
+      else RR_TRY(rr_buf_append(&c->values, values, nb));
+      if (c != v) c->length += cn;
+      v->length = slot_end;
+      populate_ahead(&b->values, b->length == 0 ? 8 : 4); /* offsets start with a 0 */
+      int32_t off = (int32_t)slot_end; /* 0 < slot_end <= INT32_MAX */
+      RR_TRY(rr_buf_append(&b->values, &off, 4));
+      b->length++;
+      return RR_OK;
+    }
+  }
+  RR_TRY(rr_arrow_builder_append_values(v, values, n));
+  return rr_arrow_builder_list_finish(b);
 }
 
 int rr_arrow_builder_append_nulls(rr_arrow_builder *b, int64_t n) {

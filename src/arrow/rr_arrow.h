@@ -103,6 +103,9 @@ int rr_arrow_builder_append_bytes(rr_arrow_builder *b, const void *p, size_t n);
 /* "+l": closes one valid list slot holding the child values appended since
  * the previous slot closed. */
 int rr_arrow_builder_list_finish(rr_arrow_builder *b);
+/* "+l": one list slot of n values: append_values on the child, then
+ * list_finish, in one call (a fast path for small fixed-width rows). */
+int rr_arrow_builder_list_append_values(rr_arrow_builder *b, const void *values, int64_t n);
 /* "+s": closes n valid struct slots; every child must have grown by n. */
 int rr_arrow_builder_struct_append_valid(rr_arrow_builder *b, int64_t n);
 /* "+ud": records one slot of `type_id` pointing at the child's next value;

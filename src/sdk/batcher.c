@@ -351,9 +351,10 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
   rec->acc_bytes += bytes;
   rec->stats.rows_logged++;
   /* columns not touched by this row get a null */
-  for (size_t i = 0; i < a->n_cols; i++)
-    if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows)
-      RR_TRY(rr_arrow_builder_append_nulls(a->cols[i].b, 1));
+  if (a->row_cols != a->n_cols)
+    for (size_t i = 0; i < a->n_cols; i++)
+      if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows)
+        RR_TRY(rr_arrow_builder_append_nulls(a->cols[i].b, 1));
   /* As Rerun's batcher: a chunk with an unsorted timeline stays small, so
    * that the viewer's per-chunk sorting stays cheap. */
   if ((int64_t)a->bytes >= rec->flush_num_bytes || a->num_rows >= rec->flush_num_rows ||
@@ -363,13 +364,46 @@ int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes) {
   return RR_OK;
 }
 
+/* Appends a row id in its big-endian wire form, written in place: two
+ * 8-byte stores (building it on the stack and copying 16 bytes made the
+ * copy's load wait for the two stores, a store-forwarding stall). */
+static inline int append_row_id(rr_buf *b, rr_tuid id) {
+  if (RR__UNLIKELY(b->cap - b->len < 16)) RR_TRY(rr_buf_reserve(b, 16));
+  uint8_t *out = b->data + b->len;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t hi = __builtin_bswap64(id.time_ns), lo = __builtin_bswap64(id.inc);
+  memcpy(out, &hi, 8);
+  memcpy(out + 8, &lo, 8);
+#else
+  rr__tuid_to_be(id, out);
+#endif
+  b->len += 16;
+  return RR_OK;
+}
+
+/* Appending rows walks through fresh memory (an accumulator's buffers are
+ * handed to each closed chunk and allocated again). On VMs a page fault
+ * costs far more than faulting the pages in with one madvise, so when the
+ * row ids enter a new 256 KiB step of their reserved capacity, that step
+ * is populated, and the next half step of every time column (8 bytes a
+ * row against 16, appended in lockstep). rr__populate skips < 64 KiB. */
+#define POPULATE_STEP ((size_t)256 << 10)
+static void populate(rr_buf *b, size_t step) {
+  size_t room = b->cap - b->len;
+  rr__populate(b->data + b->len, room < step ? room : step);
+}
+static void populate_row_buffers(struct acc *a) {
+  populate(&a->row_ids, POPULATE_STEP);
+  for (size_t i = 0; i < a->n_tl; i++) populate(&a->tl[i].times, POPULATE_STEP / 2);
+}
+
 /* Appends the row id and times of a new row. Under rec->mu. */
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n) {
   int64_t now = rr__now_ns(); /* one clock read: row id and log_time */
   rr_tuid id = rr__next_row_id(rec, now);
-  uint8_t be[16];
-  rr__tuid_to_be(id, be);
-  RR_TRY(rr_buf_append(&a->row_ids, be, 16));
+  a->row_cols = 0;
+  if (RR__UNLIKELY((a->row_ids.len & (POPULATE_STEP - 1)) < 16)) populate_row_buffers(a);
+  RR_TRY(append_row_id(&a->row_ids, id));
   if (a->is_static) return RR_OK;
   for (size_t i = 0; i < n; i++) {
     rr_buf *b = &a->tl[i].times;

@@ -32,8 +32,8 @@ static const char *canonical_path(rr_recording *rec, const char *path, bool inte
 }
 
 /* Common entry checks. Returns 1 to go on, or a return code. */
-static int enter(rr_recording **rec, const char *path, rr_error *err) {
-  if (rr__resolve(rec) < 0) return rr__err(err, RR_EINVAL, "no recording stream given and no default set");
+static inline int enter(rr_recording **rec, const char *path, rr_error *err) {
+  if (!*rec && rr__resolve(rec) < 0) return rr__err(err, RR_EINVAL, "no recording stream given and no default set");
   if (!(*rec)->enabled) return RR_OK;
   if ((*rec)->closed) return rr__report(*rec, rr__err(err, RR_ECLOSED, "the recording stream is closed"), err, "log");
   if (!path) return rr__report(*rec, rr__err(err, RR_EINVAL, "entity_path is NULL"), err, "log");
@@ -83,12 +83,28 @@ static struct acc *acc_for(rr_recording *rec, const char *path, bool is_static, 
   return a;
 }
 
+/* The accumulator's column named `component`, a static string (an
+ * archetype field's): first at `hint` (fields usually land in the column
+ * order of the previous rows) by pointer, then by name anywhere; a name
+ * match records the pointer for the next call. */
+static struct acc_col *find_col(struct acc *a, const char *component, size_t hint) {
+  if (RR__LIKELY(hint < a->n_cols) && a->cols[hint].static_key == component) return &a->cols[hint];
+  for (size_t k = 0; k < a->n_cols; k++) {
+    if (strcmp(a->cols[k].component, component)) continue;
+    a->cols[k].static_key = component;
+    return &a->cols[k];
+  }
+  return NULL;
+}
+
 static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id type, const void *arch,
                          bool is_static, bool internal, rr_error *err) {
   const rr__archetype_def *def = rr__archetype_get(type);
   if (!def) return rr__err(err, RR_EINVAL, "unknown archetype id %d", (int)type);
   if (!arch) return rr__err(err, RR_EINVAL, "%s: archetype struct is NULL", def->short_name);
-  RR_TRY(def->validate(arch, err));
+  /* def->validate, which also lists the logged fields */
+  uint32_t present = 0;
+  RR_TRY(rr__archetype_validate_fields(def, arch, err, &present));
   pthread_mutex_lock(&rec->mu);
   int rc = RR_OK;
   size_t ntl = 0;
@@ -98,17 +114,28 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
   if (!a) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
   if ((rc = rr__acc_row_begin(rec, a, tl, ntl)) < 0) goto fail;
   size_t bytes = 16 + 8 * a->n_tl;
-  for (size_t i = 0; i < def->nfields; i++) {
-    const rr__field_def *f = &def->fields[i];
+  size_t j = 0; /* logged fields so far */
+  for (; present; present &= present - 1) {
+    const rr__field_def *f = &def->fields[rr__lowest_bit(present)];
     const void *p = rr__field_ptr(f, arch);
-    if (!p) continue;
     size_t n = rr__field_count(f, arch);
-    struct acc_col *col = rr__acc_col(a, f->component, def->name, f->type->type_name, f->type->arrow_type(), NULL);
-    if (!col) { rc = RR_ENOMEM; goto fail; }
-    /* def->validate checked every field above */
-    if ((rc = f->type->append_trusted(rr_arrow_builder_child(col->b, 0), p, n)) < 0) goto fail;
-    if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
-    bytes += n * f->type->c_size;
+    const rr__component_def *t = f->type;
+    struct acc_col *col = find_col(a, f->component, j++);
+    if (!col) {
+      col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
+      if (!col) { rc = RR_ENOMEM; goto fail; }
+      col->static_key = f->component;
+    }
+    /* validated above; flat reps are laid out as the builder's buffers */
+    if (rr__rep_is_flat(t->rep) && n != 0) {
+      if (RR__UNLIKELY(n > (size_t)INT64_MAX)) { rc = RR_ERANGE; goto fail; }
+      if ((rc = rr_arrow_builder_list_append_values(col->b, p, (int64_t)n)) < 0) goto fail;
+    } else {
+      if ((rc = t->append_trusted(rr_arrow_builder_child(col->b, 0), p, n)) < 0) goto fail;
+      if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
+    }
+    bytes += n * t->c_size;
+    a->row_cols++;
   }
   if ((rc = rr__acc_row_done(rec, a, bytes)) < 0) goto fail;
   if (!rec->thread_running) rr__start_thread(rec); /* after fork, in the child */
@@ -120,19 +147,24 @@ fail:
   return rc;
 }
 
+/* An error struct for callers that passed none: only the fields read
+ * (code, an empty message) are set, not all 260 bytes. */
+#define LOCAL_ERROR(e) do { (e).code = 0; (e).msg[0] = 0; } while (0)
+
 int rr_log(rr_recording *rec, const char *entity_path, rr_archetype_id type, const void *archetype,
            rr_error *err) {
-  rr_error local = {0};
-  if (!err) err = &local;
+  rr_error local;
+  if (!err) { LOCAL_ERROR(local); err = &local; }
   int go = enter(&rec, entity_path, err);
   if (go != 1) return go;
-  return rr__report(rec, log_archetype(rec, entity_path, type, archetype, false, false, err), err, "log");
+  int rc = log_archetype(rec, entity_path, type, archetype, false, false, err);
+  return RR__LIKELY(rc >= 0) ? rc : rr__report(rec, rc, err, "log");
 }
 
 int rr_log_static(rr_recording *rec, const char *entity_path, rr_archetype_id type, const void *archetype,
                   rr_error *err) {
-  rr_error local = {0};
-  if (!err) err = &local;
+  rr_error local;
+  if (!err) { LOCAL_ERROR(local); err = &local; }
   int go = enter(&rec, entity_path, err);
   if (go != 1) return go;
   return rr__report(rec, log_archetype(rec, entity_path, type, archetype, true, false, err), err, "log_static");

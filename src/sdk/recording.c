@@ -138,13 +138,27 @@ int rr__report(const rr_recording *rec, int rc, rr_error *err, const char *what)
   return rc;
 }
 
-static int set_time(rr_recording *rec, const char *timeline, int type, int64_t value) {
-  rr_error e = {0};
-  int rc = rr__resolve(&rec);
-  if (rc < 0) return rc;
-  if (!rec->enabled) return RR_OK;
-  if (!timeline || !*timeline)
+/* Equal NUL-terminated strings; inline, as timeline names are short. */
+static inline bool name_eq(const char *a, const char *b) {
+  while (*a == *b) {
+    if (!*a) return true;
+    a++, b++;
+  }
+  return false;
+}
+
+/* Kept out of line so that the fast path below needs few registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int set_time_slow(rr_recording *rec, const char *timeline, int type, int64_t value) {
+  if (RR__UNLIKELY(!timeline || !*timeline)) {
+    rr_error e = {0};
     return rr__report(rec, rr__err(&e, RR_EINVAL, "timeline name is NULL or empty"), &e, "set_time");
+  }
+  rr_error e;
+  e.code = 0;
+  e.msg[0] = 0;
   size_t len = strlen(timeline);
   if (!rr__utf8_valid(timeline, len))
     return rr__report(rec, rr__err(&e, RR_EUTF8, "timeline name is not valid UTF-8"), &e, "set_time");
@@ -171,6 +185,28 @@ static int set_time(rr_recording *rec, const char *timeline, int type, int64_t v
   tt->n++;
   tt->version = next_version();
   return RR_OK;
+}
+
+static int set_time(rr_recording *rec, const char *timeline, int type, int64_t value) {
+  int rc = rr__resolve(&rec);
+  if (rc < 0) return rc;
+  if (!rec->enabled) return RR_OK;
+  /* Fast path: the thread already has this timeline. Its name was checked
+   * (non-empty, UTF-8) when it was added, so an equal name needs no check
+   * again; anything else (NULL or empty name included) takes the slow path. */
+  struct thread_time *tt = thread_time(rec, false);
+  if (RR__LIKELY(tt && timeline && value != INT64_MIN)) {
+    for (size_t i = 0; i < tt->n; i++) {
+      if (!name_eq(tt->tl[i].name, timeline)) continue;
+      if (RR__UNLIKELY(tt->tl[i].type != type)) {
+        tt->version = next_version();
+        tt->tl[i].type = type;
+      }
+      tt->tl[i].value = value;
+      return RR_OK;
+    }
+  }
+  return set_time_slow(rec, timeline, type, value);
 }
 
 int rr_set_time_sequence(rr_recording *rec, const char *t, int64_t v) { return set_time(rec, t, RR_TL_SEQUENCE, v); }

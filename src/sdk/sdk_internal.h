@@ -74,6 +74,10 @@ struct acc_col {
   char *component, *archetype, *component_type;
   struct ArrowSchema list_type; /* "+l" of the value type, child "item" nullable */
   rr_arrow_builder *b;
+  /* A static (immutable) component name, e.g. an archetype field's, that
+   * equals `component`: then a pointer compare finds the column. NULL
+   * until the SDK sets it; columns are zeroed when created. */
+  const char *static_key;
 };
 
 /* Rows of one (entity, timeline set, static) key not yet closed. */
@@ -88,6 +92,10 @@ struct acc {
   struct acc_col *cols;
   size_t bytes;  /* estimate of data appended since the last close */
   bool unsorted; /* some timeline went backwards since the last close */
+  /* Columns given a value in the row being appended, counted by the log
+   * path (rr__acc_row_begin zeroes it): when it equals n_cols,
+   * rr__acc_row_done has no column to fill with a null. */
+  size_t row_cols;
 };
 
 /* The thread's time for one stream. */

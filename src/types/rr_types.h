@@ -187,15 +187,25 @@ typedef struct rr__archetype_def {
    * indices in range). Whether required fields were ever logged is not
    * checkable here. */
   int (*validate)(const void *archetype_struct, rr_error *err);
+  bool has_image; /* has an ImageFormat field (buffer size / channel checks) */
 } rr__archetype_def;
+
+/* Most fields of any archetype: bits of the uint32_t mask of
+ * rr__archetype_validate_fields (checked at compile time). */
+#define RR__MAX_FIELDS 32
 
 /* The catalogue, indexed by enum rr__component_id. */
 extern const rr__component_def rr__components[RR__COMP_COUNT];
 
 /* ---- lookup -------------------------------------------------------------- */
 
-/* NULL for an id out of range. */
-const rr__archetype_def *rr__archetype_get(rr_archetype_id id);
+/* The archetype table, indexed by rr_archetype_id. */
+extern const rr__archetype_def rr__archetypes[RR_ARCHETYPE_COUNT];
+/* NULL for an id out of range. Inline: once per log call. */
+static inline const rr__archetype_def *rr__archetype_get(rr_archetype_id id) {
+  if ((unsigned)id >= RR_ARCHETYPE_COUNT) return NULL;
+  return &rr__archetypes[id];
+}
 /* By full ("rerun.archetypes.Points3D") or short ("Points3D") name; NULL if unknown. */
 const rr__archetype_def *rr__archetype_find(const char *name);
 /* By full ("rerun.components.Color") or short ("Color") name; NULL if unknown. */
@@ -204,6 +214,32 @@ const rr__component_def *rr__component_find(const char *type_name);
 const rr__component_def *rr__component_at(size_t i);
 /* Same as a->validate(s, err), with NULL checks. */
 int rr__archetype_validate(const rr__archetype_def *a, const void *archetype_struct, rr_error *err);
+/* The same checks; *present (if not NULL) receives the logged fields
+ * (non-NULL pointer) as a bit mask: bit i for a->fields[i]. */
+int rr__archetype_validate_fields(const rr__archetype_def *a, const void *archetype_struct,
+                                  rr_error *err, uint32_t *present);
+/* Index of the lowest set bit of m (m != 0). */
+static inline unsigned rr__lowest_bit(uint32_t m) {
+#if defined(__GNUC__)
+  return (unsigned)__builtin_ctz(m);
+#else
+  unsigned i = 0;
+  while (!(m & 1)) m >>= 1, i++;
+  return i;
+#endif
+}
+/* True for reps whose C array has the Arrow layout of the value builder:
+ * append_trusted is then rr_arrow_builder_append_values(b, instances, n). */
+static inline bool rr__rep_is_flat(int rep) {
+  switch (rep) {
+  case RR__REP_F32: case RR__REP_F64: case RR__REP_I64: case RR__REP_U16: case RR__REP_U32:
+  case RR__REP_ENUM8: case RR__REP_ENUM32: case RR__REP_FSL_F32: case RR__REP_FSL_F64:
+  case RR__REP_FSL_U32: case RR__REP_VIEW:
+    return true;
+  default:
+    return false;
+  }
+}
 /* The field called `name` ("positions"), or NULL. */
 const rr__field_def *rr__archetype_field(const rr__archetype_def *a, const char *name);
 

@@ -49,11 +49,33 @@ RR_ARCHETYPE_TABLE(RR__VAL_A, RR__VAL_F, RR__VAL_E)
 #undef RR__VAL_F
 #undef RR__VAL_E
 
-static const rr__archetype_def archetypes[RR_ARCHETYPE_COUNT] = {
+/* nfields_points3d = number of fields; has_image_points3d = 1 if the
+ * archetype has an ImageFormat field (only those need check_image). */
+#define RR__CNT_A(ID, Name, snake) enum { nfields_##snake = 0
+#define RR__CNT_F(snake, Name, field, Comp, ctype, kind, card) +1
+#define RR__CNT_E(snake) };
+RR_ARCHETYPE_TABLE(RR__CNT_A, RR__CNT_F, RR__CNT_E)
+#undef RR__CNT_F
+#define RR__CNT_F(snake, Name, field, Comp, ctype, kind, card) +(RR__COMP_##Comp == RR__COMP_ImageFormat)
+#undef RR__CNT_A
+#define RR__CNT_A(ID, Name, snake) enum { has_image_##snake = 0
+RR_ARCHETYPE_TABLE(RR__CNT_A, RR__CNT_F, RR__CNT_E)
+#undef RR__CNT_A
+#undef RR__CNT_F
+#undef RR__CNT_E
+#define RR__CNT_A(ID, Name, snake) _Static_assert(nfields_##snake <= RR__MAX_FIELDS, "raise RR__MAX_FIELDS");
+#define RR__CNT_F(snake, Name, field, Comp, ctype, kind, card)
+#define RR__CNT_E(snake)
+RR_ARCHETYPE_TABLE(RR__CNT_A, RR__CNT_F, RR__CNT_E)
+#undef RR__CNT_A
+#undef RR__CNT_F
+#undef RR__CNT_E
+
+const rr__archetype_def rr__archetypes[RR_ARCHETYPE_COUNT] = {
 #define RR__DEF_A(ID, Name, snake)                                                      \
   [RR_ARCHETYPE_##ID] = {RR_ARCHETYPE_##ID, "rerun.archetypes." #Name, #Name,           \
                          sizeof(rr_##snake), sizeof fields_##snake / sizeof fields_##snake[0], \
-                         fields_##snake, validate_##snake},
+                         fields_##snake, validate_##snake, has_image_##snake != 0},
 #define RR__DEF_F(snake, Name, field, Comp, ctype, kind, card)
 #define RR__DEF_E(snake)
     RR_ARCHETYPE_TABLE(RR__DEF_A, RR__DEF_F, RR__DEF_E)
@@ -64,16 +86,12 @@ static const rr__archetype_def archetypes[RR_ARCHETYPE_COUNT] = {
 
 /* ---- lookup --------------------------------------------------------------- */
 
-const rr__archetype_def *rr__archetype_get(rr_archetype_id id) {
-  if ((unsigned)id >= RR_ARCHETYPE_COUNT) return NULL;
-  return &archetypes[id];
-}
 
 const rr__archetype_def *rr__archetype_find(const char *name) {
   if (!name) return NULL;
   for (size_t a = 0; a < RR_ARCHETYPE_COUNT; a++)
-    if (strcmp(archetypes[a].name, name) == 0 || strcmp(archetypes[a].short_name, name) == 0)
-      return &archetypes[a];
+    if (strcmp(rr__archetypes[a].name, name) == 0 || strcmp(rr__archetypes[a].short_name, name) == 0)
+      return &rr__archetypes[a];
   return NULL;
 }
 
@@ -143,11 +161,51 @@ static int check_mesh(const rr__archetype_def *a, const void *s, rr_error *err) 
   return RR_OK;
 }
 
-int rr__archetype_validate(const rr__archetype_def *a, const void *s, rr_error *err) {
+/* Every value finite (exponent bits not all ones): one test per float, no
+ * call, for the common geometric components. */
+static inline bool all_finite_f32(const float *v, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    uint32_t u;
+    memcpy(&u, &v[i], sizeof u);
+    if (RR__UNLIKELY((u & 0x7f800000u) == 0x7f800000u)) return false;
+  }
+  return true;
+}
+
+/* The checks of one logged field (non-NULL pointer). */
+static inline int validate_field(const rr__field_def *f, const void *p, size_t n, rr_error *err) {
+  if (RR__UNLIKELY(f->mono && n > 1))
+    return rr__err(err, RR_ELENGTH, "%s: mono field given %zu values (must be 0 or 1)",
+                   f->component, n);
+  const rr__component_def *c = f->type;
+  if (c->rep == RR__REP_FSL_F32 && all_finite_f32(p, n * (size_t)c->param)) return RR_OK;
+  if (c->rep == RR__REP_F32 && all_finite_f32(p, n)) return RR_OK;
+  int rc = c->validate(p, n, err); /* the error message, or the other reps */
+  if (rc < 0) return rr__err_wrap(err, rc, "%s", f->component);
+  return RR_OK;
+}
+
+int rr__archetype_validate_fields(const rr__archetype_def *a, const void *s, rr_error *err,
+                                  uint32_t *present) {
   if (!a) return rr__err(err, RR_EINVAL, "unknown archetype");
   if (!s) return rr__err(err, RR_EINVAL, "%s: NULL archetype struct", a->short_name);
-  for (size_t i = 0; i < a->nfields; i++) {
-    const rr__field_def *f = &a->fields[i];
+  const rr__field_def *fields = a->fields;
+  size_t nfields = a->nfields;
+  /* One scan for the logged fields; a NULL pointer with a count sends us
+   * to the in-order loop, so the first error reported stays the same. */
+  uint32_t mask = 0;
+  for (size_t i = 0; i < nfields; i++) {
+    if (rr__field_ptr(&fields[i], s)) mask |= (uint32_t)1 << i;
+    else if (RR__UNLIKELY(rr__field_count(&fields[i], s) != 0)) goto in_order;
+  }
+  for (uint32_t m = mask; m; m &= m - 1) {
+    const rr__field_def *f = &fields[rr__lowest_bit(m)];
+    RR_TRY(validate_field(f, rr__field_ptr(f, s), rr__field_count(f, s), err));
+  }
+  goto cross;
+in_order:
+  for (size_t i = 0; i < nfields; i++) {
+    const rr__field_def *f = &fields[i];
     const void *p = rr__field_ptr(f, s);
     size_t n = rr__field_count(f, s);
     if (!p) {
@@ -156,13 +214,16 @@ int rr__archetype_validate(const rr__archetype_def *a, const void *s, rr_error *
                        f->name, n);
       continue;
     }
-    if (f->mono && n > 1)
-      return rr__err(err, RR_ELENGTH, "%s: mono field given %zu values (must be 0 or 1)",
-                     f->component, n);
-    int rc = f->type->validate(p, n, err);
-    if (rc < 0) return rr__err_wrap(err, rc, "%s", f->component);
+    RR_TRY(validate_field(f, p, n, err));
   }
-  RR_TRY(check_image(a, s, err));
+  return rr__err(err, RR_EINTERNAL, "archetype validation: inconsistent scan"); /* unreachable */
+cross:
+  if (a->has_image) RR_TRY(check_image(a, s, err));
   if (a->id == RR_ARCHETYPE_MESH3D) RR_TRY(check_mesh(a, s, err));
+  if (present) *present = mask;
   return RR_OK;
+}
+
+int rr__archetype_validate(const rr__archetype_def *a, const void *s, rr_error *err) {
+  return rr__archetype_validate_fields(a, s, err, NULL);
 }

@@ -222,6 +222,73 @@ static void test_nested(void **state) {
   s.release(&s);
 }
 
+/* rr_arrow_builder_list_append_values (with its fast path) builds the same
+ * arrays as append_values on the child + list_finish, through nulls,
+ * empty slots, a finish/reuse cycle and more than 256 KiB of values. */
+static void cmp_arrays(const struct ArrowArray *x, const struct ArrowArray *y, int64_t value_width) {
+  assert_int_equal(x->length, y->length);
+  assert_int_equal(x->null_count, y->null_count);
+  assert_int_equal(x->n_buffers, y->n_buffers);
+  assert_int_equal(x->n_children, y->n_children);
+  if (x->n_buffers == 2 && x->n_children == 1) { /* list: bitmap, offsets */
+    assert_true((x->buffers[0] == NULL) == (y->buffers[0] == NULL));
+    if (x->buffers[0]) assert_memory_equal(x->buffers[0], y->buffers[0], (size_t)(x->length + 7) / 8);
+    assert_memory_equal(x->buffers[1], y->buffers[1], (size_t)(x->length + 1) * 4);
+  } else if (x->n_children == 0) { /* fixed width: bitmap, values */
+    assert_true((x->buffers[0] == NULL) == (y->buffers[0] == NULL));
+    if (x->buffers[0]) assert_memory_equal(x->buffers[0], y->buffers[0], (size_t)(x->length + 7) / 8);
+    assert_memory_equal(x->buffers[1], y->buffers[1], (size_t)(x->length * value_width));
+  } else { /* fixed-size list: bitmap only */
+    assert_true((x->buffers[0] == NULL) == (y->buffers[0] == NULL));
+    if (x->buffers[0]) assert_memory_equal(x->buffers[0], y->buffers[0], (size_t)(x->length + 7) / 8);
+  }
+  for (int64_t i = 0; i < x->n_children; i++) cmp_arrays(x->children[i], y->children[i], value_width);
+}
+
+static void test_list_append_values(void **state) {
+  for (int fsl = 0; fsl < 2; fsl++) {
+    struct ArrowSchema s;
+    mk(&s, "+l", "col", true, 1);
+    if (fsl) mk(mk(s.children[0], "+w:3", "item", true, 1)->children[0], "f", "item", false, 0);
+    else mk(s.children[0], "f", "item", true, 0);
+    int64_t per = fsl ? 3 : 1;
+    rr_arrow_builder *fast, *ref;
+    assert_int_equal(rr_arrow_builder_new(&fast, &s), RR_OK);
+    assert_int_equal(rr_arrow_builder_new(&ref, &s), RR_OK);
+    static float v[3 * 100000];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) v[i] = (float)i;
+    for (int round = 0; round < 2; round++) {
+      for (int64_t row = 0; row < 30000; row++) {
+        int64_t n = row % 7 == 3 ? 0 : 1 + row % 3;
+        if (row % 1000 == 999) { /* a null slot */
+          assert_int_equal(rr_arrow_builder_append_nulls(fast, 1), RR_OK);
+          assert_int_equal(rr_arrow_builder_append_nulls(ref, 1), RR_OK);
+          continue;
+        }
+        if (row == 20000) { /* a null value inside a slot: no fast path after it */
+          assert_int_equal(rr_arrow_builder_append_nulls(rr_arrow_builder_child(fast, 0), 1), RR_OK);
+          assert_int_equal(rr_arrow_builder_append_nulls(rr_arrow_builder_child(ref, 0), 1), RR_OK);
+        }
+        assert_int_equal(rr_arrow_builder_list_append_values(fast, v + row * per, n), RR_OK);
+        assert_int_equal(rr_arrow_builder_append_values(rr_arrow_builder_child(ref, 0), v + row * per, n), RR_OK);
+        assert_int_equal(rr_arrow_builder_list_finish(ref), RR_OK);
+      }
+      struct ArrowArray a, b;
+      assert_int_equal(rr_arrow_builder_finish(fast, &a), RR_OK);
+      assert_int_equal(rr_arrow_builder_finish(ref, &b), RR_OK);
+      assert_int_equal(rr_arrow_array_validate(&a, &s, NULL), RR_OK);
+      cmp_arrays(&a, &b, 4);
+      a.release(&a);
+      b.release(&b);
+    }
+    assert_int_equal(rr_arrow_builder_list_append_values(rr_arrow_builder_child(fast, 0), v, 1), RR_EINVAL);
+    assert_int_equal(rr_arrow_builder_list_append_values(NULL, v, 1), RR_EINVAL);
+    rr_arrow_builder_free(fast);
+    rr_arrow_builder_free(ref);
+    s.release(&s);
+  }
+}
+
 static long n_mallocs;
 static void *count_malloc(void *ud, size_t n) { n_mallocs++; return malloc(n); }
 static void *count_realloc(void *ud, void *p, size_t n) { n_mallocs++; return realloc(p, n); }
@@ -274,6 +341,7 @@ int main(void) {
       cmocka_unit_test(test_primitives),        cmocka_unit_test(test_bool_and_null),
       cmocka_unit_test(test_strings),           cmocka_unit_test(test_nested),
       cmocka_unit_test(test_appends_amortised), cmocka_unit_test(test_array_init_move),
+      cmocka_unit_test(test_list_append_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

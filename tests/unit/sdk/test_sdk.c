@@ -392,6 +392,49 @@ static void test_send_columns(void **state) {
   rr_recording_free(rec);
 }
 
+/* An arbitrary column and an archetype field of the same name (and type)
+ * share one column: the archetype path finds a column it did not create,
+ * also when the field is not at the column's position. */
+static void test_archetype_and_columns_share(void **state) {
+  rr_recording *rec = new_mem("app", true);
+  rr_set_time_sequence(rec, "t", 0);
+  struct ArrowSchema sch;
+  struct ArrowArray arr;
+  /* a Radius column given as f32 values */
+  rr_arrow_schema_init(&sch, "f", "", 0, 0);
+  rr_arrow_array_init(&arr, 1, 0, 2, 0);
+  float *v = rr__malloc(4);
+  *v = 7;
+  rr_arrow_array_set_buffer(&arr, 1, v);
+  rr_component_column c = {.component = "Points3D:radii", .schema = &sch, .array = &arr};
+  assert_int_equal(rr_log_columns(rec, "p", &c, 1, false, NULL), RR_OK);
+  sch.release(&sch);
+  rr_position3d pt = {1, 2, 3};
+  rr_radius r = 0.5f;
+  for (int i = 1; i < 4; i++) {
+    rr_set_time_sequence(rec, "t", i);
+    rr_points3d p = {.positions = &pt, .num_positions = 1, .radii = &r, .num_radii = 1};
+    if (i == 2) p.positions = NULL, p.num_positions = 0; /* radii first in the row */
+    assert_int_equal(rr_log(rec, "p", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+  }
+  tdecoded *d = drain(rec);
+  const tchunk *ch = find_chunk(d, "/p");
+  assert_non_null(ch);
+  assert_int_equal(ch->num_rows, 4);
+  int ri = tcol(ch, "Points3D:radii"), pi = tcol(ch, "Points3D:positions");
+  assert_true(ri > 0 && pi > 0);
+  const struct ArrowArray *radii = ch->batch.children[ri];
+  assert_int_equal(radii->null_count, 0);
+  const float *rv = radii->children[0]->buffers[1];
+  assert_true(rv[0] == 7 && rv[1] == 0.5f && rv[2] == 0.5f && rv[3] == 0.5f);
+  const struct ArrowArray *pos = ch->batch.children[pi];
+  assert_int_equal(pos->null_count, 2); /* rows 0 and 2 */
+  const float *pv = pos->children[0]->children[0]->buffers[1];
+  assert_true(pv[3] == 1 && pv[4] == 2 && pv[5] == 3); /* row 1's point (row 0 null: zeros) */
+  tdecoded_free(d);
+  rr_recording_free(rec);
+}
+
 static void test_flush_thresholds_and_any_values(void **state) {
   rr_recording_options o = {.application_id = "app", .strict = true, .flush_num_rows = 10};
   rr_recording *rec;
@@ -588,6 +631,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_points_round_trip),
       cmocka_unit_test(test_partial_updates_and_static),
+      cmocka_unit_test(test_archetype_and_columns_share),
       cmocka_unit_test(test_bad_input_strict_and_lenient),
       cmocka_unit_test(test_entity_paths),
       cmocka_unit_test(test_disabled),

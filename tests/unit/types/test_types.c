@@ -1107,6 +1107,24 @@ static void test_bad_archetype_input(void **state) {
   p = (rr_points3d){.positions = &nan_pt, .num_positions = 1};
   assert_int_equal(validate_arch(RR_ARCHETYPE_POINTS3D, &p, &err), RR_ENOTFINITE);
   assert_non_null(strstr(err.msg, "Points3D:positions: rerun.components.Position3D[0]: z is NaN"));
+  /* The first error in field order wins, whatever its kind. */
+  p.radii = NULL, p.num_radii = 2; /* after the NaN position */
+  assert_int_equal(validate_arch(RR_ARCHETYPE_POINTS3D, &p, &err), RR_ENOTFINITE);
+  assert_non_null(strstr(err.msg, "Points3D:positions: rerun.components.Position3D[0]: z is NaN"));
+  rr_radius inf_r[2] = {1, INFINITY};
+  p = (rr_points3d){.positions = NULL, .num_positions = 1, .radii = inf_r, .num_radii = 2};
+  assert_int_equal(validate_arch(RR_ARCHETYPE_POINTS3D, &p, &err), RR_EINVAL);
+  assert_non_null(strstr(err.msg, "Points3D:positions: pointer is NULL but num_positions is 1"));
+  p.num_positions = 0;
+  assert_int_equal(validate_arch(RR_ARCHETYPE_POINTS3D, &p, &err), RR_ENOTFINITE);
+  assert_non_null(strstr(err.msg, "Points3D:radii: rerun.components.Radius[1]: value is infinite"));
+  /* The logged fields (non-NULL pointer, any count) come back as a mask. */
+  inf_r[1] = 2;
+  rr_color col = 0xff0000ff;
+  p = (rr_points3d){.radii = inf_r, .num_radii = 0, .colors = &col, .num_colors = 1};
+  uint32_t mask = 0;
+  assert_int_equal(rr__archetype_validate_fields(rr__archetype_get(RR_ARCHETYPE_POINTS3D), &p, &err, &mask), RR_OK);
+  assert_int_equal(mask, 0x6); /* radii, colors */
   rr_text bad = "\xC3";
   rr_position3d ok_pt = {0, 0, 0};
   p = (rr_points3d){.positions = &ok_pt, .num_positions = 1, .labels = &bad, .num_labels = 1};
