@@ -74,6 +74,7 @@ void rr__acc_discard(rr_recording *rec, struct acc *a) {
 void rr__acc_drop_columns(struct acc *a) {
   for (size_t i = 0; i < a->n_cols; i++) acc_col_free(&a->cols[i]);
   a->n_cols = 0;
+  a->user_cols = false;
 }
 
 /* Key: canonical path, NUL, 's' or 't', then "name\x01type\x02" per timeline. */

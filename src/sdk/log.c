@@ -97,6 +97,24 @@ static struct acc_col *find_col(struct acc *a, const char *component, size_t hin
   return NULL;
 }
 
+/* Closes the accumulator and forgets its columns when a logged field's
+ * column exists with another type. Under rec->mu. */
+static int close_on_type_change(rr_recording *rec, const rr__archetype_def *def, uint32_t present, struct acc *a) {
+  for (; present; present &= present - 1) {
+    const rr__field_def *f = &def->fields[rr__lowest_bit(present)];
+    for (size_t k = 0; k < a->n_cols; k++) {
+      if (strcmp(a->cols[k].component, f->component)) continue;
+      if (!rr_arrow_schema_equal(a->cols[k].list_type.children[0], f->type->arrow_type(), false)) {
+        RR_TRY(rr__acc_close(rec, a));
+        rr__acc_drop_columns(a);
+        return RR_OK;
+      }
+      break;
+    }
+  }
+  return RR_OK;
+}
+
 static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id type, const void *arch,
                          bool is_static, bool internal, rr_error *err) {
   const rr__archetype_def *def = rr__archetype_get(type);
@@ -112,6 +130,9 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
   const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl, &version);
   struct acc *a = acc_for(rec, path, is_static, internal, tl, ntl, version, err);
   if (!a) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
+  /* A column of the same name made by rr_log_columns may have another
+   * type: as there, a type change starts a new chunk. */
+  if (RR__UNLIKELY(a->user_cols) && (rc = close_on_type_change(rec, def, present, a)) < 0) goto fail;
   if ((rc = rr__acc_row_begin(rec, a, tl, ntl)) < 0) goto fail;
   size_t bytes = 16 + 8 * a->n_tl;
   size_t j = 0; /* logged fields so far */
@@ -213,6 +234,7 @@ static int log_columns(rr_recording *rec, const char *path, rr_component_column 
       break;
     }
   }
+  a->user_cols = true;
   if ((rc = rr__acc_row_begin(rec, a, tl, ntl)) < 0) goto fail;
   size_t bytes = 16 + 8 * a->n_tl;
   for (size_t i = 0; i < n; i++) {

@@ -96,6 +96,7 @@ struct acc {
    * path (rr__acc_row_begin zeroes it): when it equals n_cols,
    * rr__acc_row_done has no column to fill with a null. */
   size_t row_cols;
+  bool user_cols; /* has columns made by rr_log_columns (types not from the archetype table) */
 };
 
 /* The thread's time for one stream. */

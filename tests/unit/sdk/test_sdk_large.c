@@ -191,11 +191,63 @@ static void test_large_row_file(void **state) {
   free(pts);
 }
 
+/* A column made by rr_log_columns with another type than an archetype's
+ * field of the same name: the archetype's row starts a new chunk with its
+ * own type (nothing is appended into the wrongly typed column). */
+static void test_column_type_change_between_log_paths(void **state) {
+  (void)state;
+  rr_recording *rec = new_rec(false, 0, RR_BACKPRESSURE_DEFAULT, 0);
+  assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+  rr_set_time_sequence(rec, "frame", 0);
+  struct ArrowSchema sch;
+  struct ArrowArray arr;
+  rr_arrow_schema_init(&sch, "g", "", 0, 0); /* f64 radii */
+  rr_arrow_array_init(&arr, 3, 0, 2, 0);
+  double *v = rr__malloc(3 * sizeof *v);
+  v[0] = 1, v[1] = 2, v[2] = 3;
+  rr_arrow_array_set_buffer(&arr, 1, v);
+  rr_component_column c = {.component = "Points3D:radii", .schema = &sch, .array = &arr};
+  assert_int_equal(rr_log_columns(rec, "pts", &c, 1, false, NULL), RR_OK);
+  sch.release(&sch);
+  rr_set_time_sequence(rec, "frame", 1);
+  static rr_position3d pos[1000];
+  static rr_radius radii[1000]; /* f32: half the bytes an f64 column would read */
+  for (int i = 0; i < 1000; i++) radii[i] = (float)i;
+  rr_points3d p = {.positions = pos, .num_positions = 1000, .radii = radii, .num_radii = 1000};
+  assert_int_equal(rr_log(rec, "pts", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+  uint8_t *bytes;
+  size_t len;
+  assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
+  rr_recording_free(rec);
+  tdecoded *d = tdecode(bytes, len);
+  assert_int_equal(d->n_errors, 0);
+  int f32_chunks = 0, f64_chunks = 0;
+  for (int i = 0; i < d->n_chunks; i++) {
+    int k = tcol(&d->chunks[i], "Points3D:radii");
+    if (k < 0) continue;
+    const struct ArrowSchema *item = d->chunks[i].schema.children[k]->children[0];
+    const struct ArrowArray *vals = d->chunks[i].batch.children[k]->children[0];
+    if (!strcmp(item->format, "f")) {
+      f32_chunks++;
+      assert_int_equal(vals->length, 1000);
+      assert_memory_equal((const float *)vals->buffers[1] + vals->offset, radii, sizeof radii);
+    } else if (!strcmp(item->format, "g")) {
+      f64_chunks++;
+      assert_int_equal(vals->length, 3);
+    }
+  }
+  assert_int_equal(f32_chunks, 1);
+  assert_int_equal(f64_chunks, 1);
+  tdecoded_free(d);
+  rr_free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recycled_buffers_keep_values),
       cmocka_unit_test(test_dropped_buffers_recycled),
       cmocka_unit_test(test_large_row_file),
+      cmocka_unit_test(test_column_type_change_between_log_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
