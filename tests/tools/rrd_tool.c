@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rr_blocks.h"
 #include "encoding/rr_encoding.h"
 
 struct ctx { const char *dir; int n, errors; };
@@ -20,7 +21,7 @@ static int on_msg(void *ud, rr_log_msg *m, const rr_error *err) {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(ipc, 1, n, f) != n) { fprintf(stderr, "rrd_tool: cannot write %s\n", path); c->errors++; }
     if (f) fclose(f);
-    rr__free(ipc);
+    rr__blocks_free(ipc);
   }
   rr_log_msg_free(m);
   return 0;
