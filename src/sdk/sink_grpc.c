@@ -78,6 +78,12 @@ struct grpc_sink {
   struct qitem *nc_item;
   size_t nc_off, nc_len;
   bool nc_last;
+  /* the part of such a frame the socket did not take: sent from the item
+   * after pend (never copied); pv_item is freed once sent if pv_free */
+  struct qitem *pv_item;
+  const uint8_t *pv_p;
+  size_t pv_n;
+  bool pv_free;
   int conn_no;
 };
 
@@ -299,6 +305,7 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
   while (o < length && g->head) {
     struct qitem *it = g->head;
     size_t k = it->len - it->off;
+    if (k >= NO_COPY_MIN) break; /* goes out in frames of its own, next time */
     if (k > length - o) k = length - o;
     memcpy(buf + o, it->data + it->off, k);
     it->off += k;
@@ -347,22 +354,28 @@ static int pend_add(struct grpc_sink *g, const struct iovec *v, int nv, size_t d
   return 0;
 }
 
-/* Writes the buffers now if nothing is pending, the rest into pend.
- * NGHTTP2_ERR_WOULDBLOCK (nothing taken) when pend is full, -1 on a socket error. */
-static int out_write(struct grpc_sink *g, const struct iovec *v, int nv) {
-  size_t done = 0;
-  if (g->pend.len - g->pend_off >= PEND_MAX) return NGHTTP2_ERR_WOULDBLOCK;
-  if (g->pend.len == g->pend_off) {
-    struct msghdr mh = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv};
-    for (;;) {
-      ssize_t w = sendmsg(g->fd, &mh, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return NGHTTP2_ERR_CALLBACK_FAILURE;
-      done = w > 0 ? (size_t)w : 0;
-      break;
-    }
+/* Sends the buffers now if nothing is pending; returns the bytes the socket
+ * took (0 if something is pending or the socket is full), -1 on a socket error. */
+static ssize_t out_try(struct grpc_sink *g, const struct iovec *v, int nv) {
+  if (g->pend.len != g->pend_off || g->pv_n) return 0;
+  struct msghdr mh = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)nv};
+  for (;;) {
+    ssize_t w = sendmsg(g->fd, &mh, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+    return w > 0 ? w : 0;
   }
-  return pend_add(g, v, nv, done) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+/* Writes the buffers now if nothing is pending, the rest into pend.
+ * NGHTTP2_ERR_WOULDBLOCK (nothing taken) when pend is full or a view is
+ * pending (bytes queued now would go out before it), else 0 or
+ * NGHTTP2_ERR_CALLBACK_FAILURE on a socket error. */
+static int out_write(struct grpc_sink *g, const struct iovec *v, int nv) {
+  if (g->pend.len - g->pend_off >= PEND_MAX || g->pv_n) return NGHTTP2_ERR_WOULDBLOCK;
+  ssize_t done = out_try(g, v, nv);
+  if (done < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  return pend_add(g, v, nv, (size_t)done) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *ud) {
@@ -371,17 +384,32 @@ static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t len
   return r < 0 ? r : (ssize_t)length;
 }
 
+/* Under no lock: gives a sent item back (kept for reuse or freed). */
+static void item_release(struct grpc_sink *g, struct qitem *it) {
+  pthread_mutex_lock(&g->mu);
+  item_free(g, it);
+  pthread_mutex_unlock(&g->mu);
+}
+
 static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
                         nghttp2_data_source *source, void *ud) {
   struct grpc_sink *g = ud;
   if (!g->nc_item || length != g->nc_len) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (g->pv_n) return NGHTTP2_ERR_WOULDBLOCK; /* one view at a time; called again later */
   struct iovec v[2] = {{(void *)framehd, 9}, {g->nc_item->data + g->nc_off, length}};
-  int r = out_write(g, v, 2);
-  if (r < 0) return r;
-  if (g->nc_last) {
-    pthread_mutex_lock(&g->mu);
-    item_free(g, g->nc_item);
-    pthread_mutex_unlock(&g->mu);
+  ssize_t done = out_try(g, v, 2);
+  if (done < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  size_t d = (size_t)done;
+  if (pend_add(g, v, 1, d) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  d = d > 9 ? d - 9 : 0;
+  if (d < length) {
+    /* the rest waits as a view of the item: no copy */
+    g->pv_item = g->nc_item;
+    g->pv_p = g->nc_item->data + g->nc_off + d;
+    g->pv_n = length - d;
+    g->pv_free = g->nc_last;
+  } else if (g->nc_last) {
+    item_release(g, g->nc_item);
   }
   g->nc_item = NULL;
   return 0;
@@ -476,6 +504,21 @@ static int pump_out(struct grpc_sink *g) {
   }
   if (g->pend.len == g->pend_off) { rr_buf_reset(&g->pend); g->pend_off = 0; }
   if (g->pend.len - g->pend_off >= PEND_MAX) return 0;
+  while (g->pend.len == g->pend_off && g->pv_n) {
+    ssize_t w = send(g->fd, g->pv_p, g->pv_n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      return -1;
+    }
+    g->pv_p += w;
+    g->pv_n -= (size_t)w;
+    if (!g->pv_n) {
+      if (g->pv_free) item_release(g, g->pv_item);
+      g->pv_item = NULL;
+    }
+  }
+  if (g->pv_n) return 0;
   return nghttp2_session_send(g->h2) < 0 ? -1 : 0;
 }
 
@@ -484,6 +527,9 @@ static void conn_reset(struct grpc_sink *g) {
   if (g->fd >= 0) { close(g->fd); g->fd = -1; }
   if (g->nc_item && g->nc_last) rr__free(g->nc_item); /* nghttp2 had taken it all (as a copy would have been) */
   g->nc_item = NULL;
+  if (g->pv_item && g->pv_free) rr__free(g->pv_item);
+  g->pv_item = NULL;
+  g->pv_n = 0;
   rr_buf_reset(&g->pend);
   g->pend_off = 0;
 }
@@ -563,13 +609,13 @@ static void *io_main(void *arg) {
       if (stop && !stop_deadline) stop_deadline = mono_ms() + 2000;
       if (pump_out(g) < 0) { why = "write failed"; break; }
       pthread_mutex_lock(&g->mu);
-      bool idle = !g->head && g->pend.len == g->pend_off && !nghttp2_session_want_write(g->h2);
+      bool idle = !g->head && g->pend.len == g->pend_off && !g->pv_n && !nghttp2_session_want_write(g->h2);
       if (idle != g->idle) { g->idle = idle; pthread_cond_broadcast(&g->cv); }
       if (g->deferred) g->need_wake = true;
       pthread_mutex_unlock(&g->mu);
       if (g->stream_closed) { if (!g->ended) why = "the server ended the call"; break; }
       if (stop_deadline && mono_ms() > stop_deadline) break;
-      struct pollfd p[2] = {{g->fd, POLLIN | (g->pend.len > g->pend_off ? POLLOUT : 0), 0}, {g->wake[0], POLLIN, 0}};
+      struct pollfd p[2] = {{g->fd, POLLIN | (g->pend.len > g->pend_off || g->pv_n ? POLLOUT : 0), 0}, {g->wake[0], POLLIN, 0}};
       int r = poll(p, 2, 100);
       if (r < 0 && errno != EINTR) { why = "poll failed"; break; }
       if (p[1].revents & POLLIN) {
