@@ -78,6 +78,7 @@ typedef struct srv_deframer {
   srv_msg *cur;    /* being filled: cur->len bytes so far (header included) */
   size_t cap;      /* bytes allocated for cur->data */
   srv_broker *pool; /* where to take message buffers from (NULL: malloc) */
+  size_t last_len; /* bytes of the last whole message (header included) */
   bool failed;
 } srv_deframer;
 
@@ -87,8 +88,13 @@ typedef int (*srv_deframer_cb)(void *ud, srv_msg *m);
 void rr__srv_deframer_init(srv_deframer *d);
 void rr__srv_deframer_free(srv_deframer *d);
 bool rr__srv_deframer_idle(const srv_deframer *d);
+/* Where up to *len bytes of the current message's body may be read
+ * directly (then fed from there); NULL if no body is being assembled. */
+uint8_t *rr__srv_deframer_inplace(const srv_deframer *d, size_t *len);
 /* Returns RR_OK, RR_EPROTO (compressed or unknown flag), RR_ENOMEM or the
- * callback's negative value; after an error every feed returns RR_EPROTO. */
+ * callback's negative value; after an error every feed returns RR_EPROTO.
+ * Bytes already in place (p is where the next body byte goes, see
+ * rr__srv_deframer_inplace) are taken without a copy. */
 int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_deframer_cb cb, void *ud, rr_error *err);
 
 typedef struct srv_deque {

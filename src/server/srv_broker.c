@@ -206,6 +206,14 @@ void rr__srv_deframer_free(srv_deframer *d) {
 
 bool rr__srv_deframer_idle(const srv_deframer *d) { return d->hdr_have == 0; }
 
+uint8_t *rr__srv_deframer_inplace(const srv_deframer *d, size_t *len) {
+  if (d->failed || !d->cur || d->hdr_have < 5) return NULL;
+  size_t total = 5 + (size_t)d->need, k = total - d->cur->len;
+  if (k > d->cap - d->cur->len) k = d->cap - d->cur->len;
+  *len = k;
+  return k ? d->cur->data + d->cur->len : NULL;
+}
+
 static int deframe_fail(srv_deframer *d, rr_error *err, int code, const char *what, unsigned v) {
   d->failed = true;
   return rr__err(err, code, "gRPC framing: %s (%u)", what, v);
@@ -246,7 +254,7 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
       d->cur = g;
       d->cap = g->cap = nc;
     }
-    memcpy(d->cur->data + d->cur->len, p, k);
+    if (p != d->cur->data + d->cur->len) memcpy(d->cur->data + d->cur->len, p, k);
     d->cur->len += k;
     p += k;
     n -= k;
@@ -254,6 +262,7 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
       srv_msg *m = d->cur;
       d->cur = NULL;
       d->hdr_have = 0;
+      d->last_len = total;
       int rc = cb(ud, m);
       if (rc < 0) { d->failed = true; return rc; }
     }

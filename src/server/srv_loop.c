@@ -32,6 +32,7 @@
 #define H2_CONN_WINDOW (64 << 20)
 #define H2_MAX_FRAME (1 << 20)
 #define READ_BUF (256 << 10)
+#define INPLACE_MIN (32u << 10) /* read message bodies in place from this size on */
 
 static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -83,6 +84,13 @@ struct conn {
   /* HTTP/2 */
   nghttp2_session *h2;
   h2_stream *streams;
+  /* the input's frame boundaries, followed alongside nghttp2 so that DATA
+   * of a WriteMessages stream can be read straight into the message being
+   * assembled (h2_read_target) */
+  uint8_t fh[9];
+  uint8_t fh_have;
+  uint32_t f_left;     /* payload bytes of the current frame still to come */
+  int32_t f_stream;    /* its stream if it is an unpadded DATA frame, else 0 */
   char fail[256];      /* set inside nghttp2 callbacks: close after mem_recv */
   /* HTTP/1 */
   rr_buf in;
@@ -578,6 +586,59 @@ static int h2_init(conn *c) {
   return RR_OK;
 }
 
+/* Follows the HTTP/2 frames of input bytes about to be fed to nghttp2
+ * (everything after the connection preface). */
+static void h2_track(conn *c, const uint8_t *p, size_t n) {
+  while (n) {
+    if (c->f_left == 0) {
+      size_t k = 9u - c->fh_have < n ? 9u - c->fh_have : n;
+      memcpy(c->fh + c->fh_have, p, k);
+      c->fh_have = (uint8_t)(c->fh_have + k);
+      p += k;
+      n -= k;
+      if (c->fh_have < 9) return;
+      c->fh_have = 0;
+      c->f_left = (uint32_t)c->fh[0] << 16 | (uint32_t)c->fh[1] << 8 | c->fh[2];
+      bool data = c->fh[3] == NGHTTP2_DATA && !(c->fh[4] & NGHTTP2_FLAG_PADDED);
+      c->f_stream = data ? (int32_t)(((uint32_t)c->fh[5] & 0x7f) << 24 | (uint32_t)c->fh[6] << 16 | (uint32_t)c->fh[7] << 8 | c->fh[8]) : 0;
+      continue;
+    }
+    size_t k = c->f_left < n ? c->f_left : n;
+    c->f_left -= (uint32_t)k;
+    p += k;
+    n -= k;
+  }
+}
+
+/* Where the next read should go for a large message being assembled on a
+ * WriteMessages stream: straight into the message (its body bytes in this
+ * DATA frame), or only the few bytes of a frame header / gRPC header that
+ * come before such a body (so the body after them is read in place). NULL:
+ * the shared read buffer, in full. */
+static uint8_t *h2_read_target(conn *c, size_t *len) {
+  if (!c->f_stream || !c->h2) return NULL;
+  h2_stream *st = nghttp2_session_get_stream_user_data(c->h2, c->f_stream);
+  if (!st || st->kind != ST_WRITE || st->dec.failed) return NULL;
+  size_t k = 0;
+  uint8_t *body = rr__srv_deframer_inplace(&st->dec, &k);
+  if (c->f_left == 0) {
+    /* a frame header next: read it alone if a large body continues after it */
+    if (!body || k < INPLACE_MIN) return NULL;
+    *len = 9u - c->fh_have;
+    return c->s->readbuf;
+  }
+  if (!body) {
+    /* a gRPC header next: alone if this stream's messages are large */
+    if (st->dec.last_len < INPLACE_MIN || c->f_left < INPLACE_MIN || st->dec.hdr_have >= 5) return NULL;
+    *len = 5u - st->dec.hdr_have;
+    return c->s->readbuf;
+  }
+  if (k > c->f_left) k = c->f_left;
+  if (k < INPLACE_MIN) return NULL;
+  *len = k;
+  return body;
+}
+
 static void h2_pump(conn *c) {
   /* nghttp2 writes through h2_send (copies) and h2_send_data (references),
    * both into the output queue; WOULDBLOCK past the backlog bound */
@@ -962,8 +1023,10 @@ static int on_writer_msg(void *ud, srv_msg *fm) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   conn *c = h->data;
-  buf->base = (char *)c->s->readbuf;
-  buf->len = READ_BUF;
+  size_t n = 0;
+  uint8_t *p = c->mode == C_H2 && !c->closing ? h2_read_target(c, &n) : NULL;
+  buf->base = (char *)(p ? p : c->s->readbuf);
+  buf->len = p ? n : READ_BUF;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -993,7 +1056,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       c->mode = C_H2;
       if (h2_init(c) < 0) { conn_close(c, "out of memory"); return; }
       ssize_t r = nghttp2_session_mem_recv(c->h2, c->in.data, c->in.len);
-      rr_buf_free(&c->in);
+      rr_buf_free(&c->in); /* the preface: not a frame, not tracked */
       if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror((int)r)); return; }
     } else {
       return; /* a prefix of the preface so far */
@@ -1003,6 +1066,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (c->mode == C_H1) {
     if (n) h1_feed(c, p, n);
   } else if (n) {
+    h2_track(c, p, n);
     ssize_t r = nghttp2_session_mem_recv(c->h2, p, n);
     if (r < 0) {
       conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror((int)r));

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "rerun.h"
 #include "rerun/server.h"
 #include "rerun/store.h"
+#include "sdk/sdk_internal.h"
 #include "server/server_internal.h"
 
 /* A decoded message: kind 1 store info, or kind 2 arrow (static or not) of `n` payload bytes tagged `tag`. */
@@ -541,12 +543,142 @@ static void test_msg_spares(void **state) {
   assert_int_equal(b.n_spare, 0);
 }
 
+/* The gRPC sink's frames (large ones without a copy, split across DATA
+ * frames, small ones batched) and the server's in-place assembly of large
+ * request bodies: every message reaches a gRPC-Web reader byte for byte. */
+struct dechunk {
+  int state; /* 0 size line, 1 data, 2 CRLF after data */
+  size_t left;
+  char line[32];
+  size_t line_len;
+  rr_buf grpc; /* de-chunked gRPC frames */
+};
+
+static void dechunk_feed(struct dechunk *d, const uint8_t *p, size_t n) {
+  while (n) {
+    if (d->state == 0) {
+      char c = (char)*p++;
+      n--;
+      if (c == '\n') {
+        d->line[d->line_len] = 0;
+        d->left = strtoul(d->line, NULL, 16);
+        d->line_len = 0;
+        d->state = d->left ? 1 : 2;
+      } else if (c != '\r' && d->line_len < sizeof d->line - 1) {
+        d->line[d->line_len++] = c;
+      }
+    } else if (d->state == 1) {
+      size_t k = n < d->left ? n : d->left;
+      rr_buf_append(&d->grpc, p, k);
+      p += k; n -= k; d->left -= k;
+      if (!d->left) d->state = 2;
+    } else {
+      if (*p == '\n') d->state = 0;
+      p++; n--;
+    }
+  }
+}
+
+static void test_sink_path_byte_exact(void **state) {
+  (void)state;
+  rr_server_options o;
+  rr_server_options_init(&o);
+  o.bind_host = "127.0.0.1";
+  o.port = 0;
+  rr_server *s = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
+  assert_int_equal(rr_server_start(s, &err), RR_OK);
+  int port = rr_server_port(s);
+  const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\n"
+                     "Host: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
+  int fd = tcp_connect(port);
+  assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+  usleep(50000);
+
+  rr_recording_options ro = {.application_id = "x", .no_start_time = true, .max_bytes_in_flight = 64 << 20};
+  rr_recording *rec = NULL;
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+  struct rr_sink *sink = NULL;
+  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, NULL, &err), RR_OK);
+
+  /* sizes around the sink's no-copy threshold, the server's in-place
+   * threshold and the 1 MiB frame size, mixed with runs of small ones */
+  static const size_t sizes[] = {3u << 20, 27, 100, 1u << 20, 40000, 70000, 5, (2u << 20) + 3, 32768, 65536,
+                                 (1u << 20) - 30, 1, 200000, (5u << 20) + 7};
+  enum { N_SIZES = sizeof sizes / sizeof *sizes, SMALL_RUN = 50 };
+  rr_buf expect = RR_BUF_INIT; /* the gRPC frames the reader must see, in order */
+  uint8_t *pay = rr__malloc((6u << 20));
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < (6u << 20); i++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; pay[i] = (uint8_t)x; }
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  int n_msgs = 0;
+  for (int i = 0; i < N_SIZES; i++) {
+    for (int j = 0; j <= SMALL_RUN; j++) {
+      size_t n = j == SMALL_RUN ? sizes[i] : (size_t)(j * 37 % 3000);
+      rr_log_msg m;
+      memset(&m, 0, sizeof m);
+      m.kind = RR_MSG_ARROW;
+      m.store_id = id;
+      m.arrow.ipc.ptr = pay + (size_t)(i * 131 + j);
+      m.arrow.ipc.len = n;
+      m.arrow.has_is_static = true;
+      rr_buf pb = RR_BUF_INIT;
+      assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+      uint8_t prefix[32];
+      int pl = rr_grpc_logmsg_prefix(prefix, RR_MSG_ARROW, pb.len);
+      assert_true(pl > 0);
+      rr_buf_append(&expect, prefix, (size_t)pl);
+      rr_buf_append(&expect, pb.data, pb.len);
+      struct rr_msg msg = {NULL, RR_MSG_ARROW, pb.len, pb.data};
+      assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
+      rr_buf_free(&pb);
+      n_msgs++;
+    }
+  }
+  /* read while the sink sends: its queue may exceed the socket buffers */
+  struct dechunk d = {0};
+  rr_buf head = RR_BUF_INIT;
+  bool in_body = false;
+  int64_t end = rr__mono_ns() + 20000000000LL;
+  uint8_t *tmp = rr__malloc(1 << 20);
+  while (d.grpc.len < expect.len && rr__mono_ns() < end) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, 100) <= 0) continue;
+    ssize_t n = read(fd, tmp, 1 << 20);
+    if (n <= 0) break;
+    if (in_body) { dechunk_feed(&d, tmp, (size_t)n); continue; }
+    rr_buf_append(&head, tmp, (size_t)n);
+    uint8_t *e = memmem(head.data, head.len, "\r\n\r\n", 4);
+    if (!e) continue;
+    in_body = true;
+    dechunk_feed(&d, e + 4, head.len - (size_t)(e + 4 - head.data));
+  }
+  assert_int_equal(sink->flush(sink, &err), RR_OK);
+  assert_int_equal(d.grpc.len, expect.len);
+  assert_memory_equal(d.grpc.data, expect.data, expect.len);
+  rr_server_stats st;
+  stats(s, &st);
+  assert_int_equal(st.messages_received, (uint64_t)n_msgs);
+  sink->close(sink);
+  close(fd);
+  rr_recording_free(rec);
+  rr_buf_free(&head);
+  rr_buf_free(&d.grpc);
+  rr_buf_free(&expect);
+  rr__free(tmp);
+  rr__free(pay);
+  rr_server_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_history_order), cmocka_unit_test(test_memory_limit),
       cmocka_unit_test(test_reader_overflow), cmocka_unit_test(test_server_loopback),
       cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer), cmocka_unit_test(test_msg_spares),
-      cmocka_unit_test(test_server_large_forwarding),
+      cmocka_unit_test(test_server_large_forwarding), cmocka_unit_test(test_sink_path_byte_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
