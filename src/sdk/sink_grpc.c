@@ -31,13 +31,19 @@
 #include "sdk_internal.h"
 
 #define PEND_MAX (1u << 20)
-#define ITEM_SPARES 4
+#define ITEM_SPARES 8
+#define BATCH_MAX (16u << 10)    /* messages up to this size share blocks */
+#define BLOCK_BYTES (256u << 10)
 #define ITEM_SPARE_MIN (64u << 10)
 
+/* A queued run of framed messages: one message, or (batch) a block that
+ * small messages are appended to while it is the queue's tail. */
 struct qitem {
   struct qitem *next;
-  int kind;
-  size_t len, off, cap; /* cap: bytes allocated for data */
+  int kind;             /* of its (first) message */
+  bool batch;
+  uint32_t n_msgs;
+  size_t len, off, cap; /* bytes queued, handed to nghttp2, allocated for data */
   uint8_t data[];
 };
 
@@ -59,6 +65,7 @@ struct grpc_sink {
   struct qitem *spare[ITEM_SPARES];
   int n_spare;
   bool stop, idle, need_wake, thread_started;
+  bool tail_room_hint;        /* the tail is an open block with room (batcher thread's guess) */
   uint64_t progress;          /* bytes taken off the queue */
   uint64_t dropped;
   int wake[2];
@@ -118,20 +125,23 @@ static void item_free(struct grpc_sink *g, struct qitem *it) {
   else rr__free(it);
 }
 
-static struct qitem *item_new(struct grpc_sink *g, int kind, const uint8_t *pb, size_t n) {
-  uint8_t prefix[32];
-  int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
-  if (pl < 0) return NULL;
-  size_t need = (size_t)pl + n;
+/* Under mu: a kept item with room for `need` bytes (and not much more). */
+static struct qitem *spare_take(struct grpc_sink *g, size_t need) {
+  for (int i = 0; i < g->n_spare; i++)
+    if (g->spare[i]->cap >= need && g->spare[i]->cap / 2 <= need) {
+      struct qitem *it = g->spare[i];
+      g->spare[i] = g->spare[--g->n_spare];
+      return it;
+    }
+  return NULL;
+}
+
+/* An empty item with room for `need` bytes (kept or fresh), NULL on out-of-memory. */
+static struct qitem *item_alloc(struct grpc_sink *g, size_t need) {
   struct qitem *it = NULL;
   if (need >= ITEM_SPARE_MIN) {
     pthread_mutex_lock(&g->mu);
-    for (int i = 0; i < g->n_spare; i++)
-      if (g->spare[i]->cap >= need && g->spare[i]->cap / 2 <= need) {
-        it = g->spare[i];
-        g->spare[i] = g->spare[--g->n_spare];
-        break;
-      }
+    it = spare_take(g, need);
     pthread_mutex_unlock(&g->mu);
   }
   if (!it) {
@@ -141,16 +151,25 @@ static struct qitem *item_new(struct grpc_sink *g, int kind, const uint8_t *pb, 
     it->cap = need;
   }
   it->next = NULL;
-  it->kind = kind;
-  it->len = need;
-  it->off = 0;
-  memcpy(it->data, prefix, (size_t)pl);
-  if (n) memcpy(it->data + pl, pb, n);
+  it->len = it->off = 0;
+  it->n_msgs = 0;
+  it->batch = false;
   return it;
 }
 
+/* Appends one framed message (gRPC prefix + segments) to an item with room. */
+static void item_append(struct qitem *it, const uint8_t *prefix, size_t pl, const struct iovec *seg, int nseg) {
+  memcpy(it->data + it->len, prefix, pl);
+  it->len += pl;
+  for (int i = 0; i < nseg; i++) {
+    if (seg[i].iov_len) memcpy(it->data + it->len, seg[i].iov_base, seg[i].iov_len);
+    it->len += seg[i].iov_len;
+  }
+  it->n_msgs++;
+}
+
 /* Drops the oldest droppable items (not half sent, not store infos) until
- * `need` more bytes fit. Under mu. Returns how many were dropped. */
+ * `need` more bytes fit. Under mu. Returns how many messages were dropped. */
 static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
   uint64_t n = 0;
   struct qitem **pp = &g->head, *prev = NULL;
@@ -160,36 +179,88 @@ static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
     *pp = it->next;
     if (g->tail == it) g->tail = prev;
     g->q_bytes -= it->len;
+    n += it->n_msgs;
     item_free(g, it);
-    n++;
   }
   return n;
 }
 
-static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
-  struct grpc_sink *g = (struct grpc_sink *)s;
-  struct qitem *it = item_new(g, m->kind, m->pb, m->len);
-  if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory (or a message over 4 GiB)");
-  struct qitem *info = NULL;
-  if (m->kind == RR_MSG_SET_STORE_INFO) info = item_new(g, m->kind, m->pb, m->len);
-  pthread_mutex_lock(&g->mu);
-  uint64_t dropped = 0;
-  if (g->q_bytes + it->len > g->max_bytes) {
-    if (g->rec->policy == RR_BACKPRESSURE_BLOCK) {
-      struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      int64_t dl = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + g->rec->block_timeout_ms * 1000000;
-      ts.tv_sec = dl / 1000000000;
-      ts.tv_nsec = dl % 1000000000;
-      while (g->q_bytes + it->len > g->max_bytes && g->q_bytes > 0 && !g->stop)
-        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) == ETIMEDOUT) break;
-    }
-    if (g->q_bytes + it->len > g->max_bytes) dropped = drop_oldest(g, it->len);
+/* Under mu: makes room for `need` more bytes by the stream's policy (block
+ * with a timeout, then drop the oldest). Returns how many were dropped. */
+static uint64_t make_room(struct grpc_sink *g, size_t need) {
+  if (g->q_bytes + need <= g->max_bytes) return 0;
+  if (g->rec->policy == RR_BACKPRESSURE_BLOCK) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t dl = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + g->rec->block_timeout_ms * 1000000;
+    ts.tv_sec = dl / 1000000000;
+    ts.tv_nsec = dl % 1000000000;
+    while (g->q_bytes + need > g->max_bytes && g->q_bytes > 0 && !g->stop)
+      if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) == ETIMEDOUT) break;
   }
-  if (g->tail) g->tail->next = it;
-  else g->head = it;
-  g->tail = it;
-  g->q_bytes += it->len;
+  return g->q_bytes + need > g->max_bytes ? drop_oldest(g, need) : 0;
+}
+
+/* Queues one message (its inner protobuf in segments, `n` bytes in all).
+ * Small messages are appended together into shared blocks (one allocation
+ * and one queue item for many; the I/O thread sends them in one frame);
+ * others get an item of their own, as does every SetStoreInfo (never
+ * dropped, and kept for reconnections). */
+static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int nseg, size_t n, rr_error *err) {
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
+  if (pl < 0) return rr__err(err, RR_ERANGE, "gRPC sink: message over 4 GiB");
+  size_t need = (size_t)pl + n;
+  bool small = need <= BATCH_MAX && kind != RR_MSG_SET_STORE_INFO;
+  struct qitem *it = NULL, *info = NULL;
+  if (!small || !g->tail_room_hint) {
+    /* the allocation, outside the lock (the I/O thread copies under it) */
+    it = item_alloc(g, small ? BLOCK_BYTES : need);
+    if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory");
+    it->kind = kind;
+    it->batch = small;
+    if (!small) item_append(it, prefix, (size_t)pl, seg, nseg); /* large: copied outside the lock */
+  }
+  if (kind == RR_MSG_SET_STORE_INFO) {
+    info = item_alloc(g, need);
+    if (!info) { rr__free(it); return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory"); }
+    info->kind = kind;
+    item_append(info, prefix, (size_t)pl, seg, nseg);
+  }
+  pthread_mutex_lock(&g->mu);
+  uint64_t dropped = make_room(g, need);
+  struct qitem *t = g->tail;
+  if (small && t && t->batch && t->cap - t->len >= need) {
+    /* into the open block (possibly half sent: the I/O thread sends what is
+     * below len, which only grows) */
+    item_append(t, prefix, (size_t)pl, seg, nseg);
+    if (it) item_free(g, it);
+  } else {
+    if (!it) {
+      /* no open block with room after all: allocate under the lock (rare) */
+      it = spare_take(g, BLOCK_BYTES);
+      if (!it && (it = rr__malloc(sizeof *it + BLOCK_BYTES))) it->cap = BLOCK_BYTES;
+      if (!it) {
+        pthread_mutex_unlock(&g->mu);
+        rr__free(info);
+        if (dropped) count_dropped(g, dropped);
+        return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory");
+      }
+      it->next = NULL;
+      it->len = it->off = 0;
+      it->n_msgs = 0;
+      it->kind = kind;
+      it->batch = true;
+    }
+    if (it->batch) item_append(it, prefix, (size_t)pl, seg, nseg);
+    if (g->tail) g->tail->next = it;
+    else g->head = it;
+    g->tail = it;
+  }
+  g->q_bytes += need;
+  t = g->tail;
+  /* next time: is there (probably) an open block to append to? */
+  g->tail_room_hint = t && t->batch && t->cap - t->len >= BATCH_MAX;
   g->idle = false;
   if (info) { rr__free(g->store_info); g->store_info = info; }
   bool wake = g->need_wake;
@@ -199,6 +270,12 @@ static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) 
   if (wake) wake_io(g);
   if (dropped) count_dropped(g, dropped);
   return RR_OK;
+}
+
+static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
+  /* the one place that reads the message's bytes */
+  struct iovec seg = {m->pb, m->len};
+  return enqueue((struct grpc_sink *)s, m->kind, &seg, 1, m->len, err);
 }
 
 static int64_t mono_ms(void) { return rr__mono_ns() / 1000000; }
@@ -252,7 +329,7 @@ static void grpc_close(struct rr_sink *s) {
   while (g->head) {
     struct qitem *it = g->head;
     g->head = it->next;
-    if (it->kind == RR_MSG_ARROW) left++;
+    if (it->kind != RR_MSG_SET_STORE_INFO) left += it->n_msgs;
     rr__free(it);
   }
   if (left) {
@@ -275,6 +352,9 @@ static void grpc_close(struct rr_sink *s) {
  * not copied into nghttp2's buffer; smaller ones are copied together into
  * one frame (one send for many small messages). */
 #define NO_COPY_MIN (64u << 10)
+/* How long the I/O thread waits for more messages after sending some (the
+ * latency it adds, at most, while messages stream in). */
+#define LINGER_NS 200000
 
 static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                             nghttp2_data_source *src, void *ud) {
@@ -538,11 +618,25 @@ static void conn_reset(struct grpc_sink *g) {
  * connection the last SetStoreInfo goes first. */
 static void requeue_for_new_connection(struct grpc_sink *g) {
   pthread_mutex_lock(&g->mu);
-  if (g->head) g->head->off = 0;
+  struct qitem *h = g->head;
+  if (h && h->batch) {
+    /* a block: from the start of the message nghttp2 had not wholly taken */
+    size_t pos = 0;
+    while (pos + 5 <= h->off) {
+      size_t flen = 5 + ((size_t)h->data[pos + 1] << 24 | (size_t)h->data[pos + 2] << 16 | (size_t)h->data[pos + 3] << 8 | h->data[pos + 4]);
+      if (pos + flen > h->off) break;
+      pos += flen;
+    }
+    h->off = pos;
+  } else if (h) {
+    h->off = 0;
+  }
   if (g->conn_no > 1 && g->store_info && !(g->head && g->head->kind == RR_MSG_SET_STORE_INFO)) {
     struct qitem *c = rr__malloc(sizeof *c + g->store_info->len);
     if (c) {
       memcpy(c, g->store_info, sizeof *c + g->store_info->len);
+      c->batch = false;
+      c->n_msgs = 1;
       c->cap = g->store_info->len;
       c->off = 0;
       c->next = g->head;
@@ -605,18 +699,25 @@ static void *io_main(void *arg) {
       stop = g->stop;
       bool have = g->head != NULL;
       if (g->deferred && (have || stop)) { g->deferred = false; g->need_wake = false; nghttp2_session_resume_data(g->h2, g->stream); }
+      uint64_t progress = g->progress;
       pthread_mutex_unlock(&g->mu);
       if (stop && !stop_deadline) stop_deadline = mono_ms() + 2000;
       if (pump_out(g) < 0) { why = "write failed"; break; }
       pthread_mutex_lock(&g->mu);
       bool idle = !g->head && g->pend.len == g->pend_off && !g->pv_n && !nghttp2_session_want_write(g->h2);
       if (idle != g->idle) { g->idle = idle; pthread_cond_broadcast(&g->cv); }
-      if (g->deferred) g->need_wake = true;
+      /* All sent. If messages are streaming in (this turn sent some), linger
+       * a moment unwoken so that the next ones go out together: one wakeup
+       * and one write for many small messages, here and in the server and
+       * its readers. Otherwise the next write wakes this thread at once. */
+      bool linger = g->deferred && !g->head && g->progress != progress && !g->stop;
+      if (g->deferred) g->need_wake = !linger; /* data_read_cb asked for a wake: not while lingering */
       pthread_mutex_unlock(&g->mu);
       if (g->stream_closed) { if (!g->ended) why = "the server ended the call"; break; }
       if (stop_deadline && mono_ms() > stop_deadline) break;
       struct pollfd p[2] = {{g->fd, POLLIN | (g->pend.len > g->pend_off || g->pv_n ? POLLOUT : 0), 0}, {g->wake[0], POLLIN, 0}};
-      int r = poll(p, 2, 100);
+      struct timespec tmo = {0, linger ? LINGER_NS : 100000000};
+      int r = ppoll(p, 2, &tmo, NULL);
       if (r < 0 && errno != EINTR) { why = "poll failed"; break; }
       if (p[1].revents & POLLIN) {
         char buf[256];
