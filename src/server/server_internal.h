@@ -153,5 +153,9 @@ void rr__srv_reader_consume(srv_reader *r, size_t n);
 /* The message rr__srv_reader_peek points into (NULL if none). */
 srv_msg *rr__srv_reader_msg(const srv_reader *r);
 bool rr__srv_reader_empty(const srv_reader *r);
+/* Bytes of the run of messages from the next one on (the rest of it, then
+ * whole ones) that are each under max_each bytes, at most max_total in all
+ * (the first one always counts); 0 if the next one is not under max_each. */
+size_t rr__srv_reader_small_run(const srv_reader *r, size_t max_each, size_t max_total);
 
 #endif

@@ -457,6 +457,19 @@ static srv_msg *reader_cur(const srv_reader *r) {
 
 bool rr__srv_reader_empty(const srv_reader *r) { return reader_cur(r) == NULL; }
 
+size_t rr__srv_reader_small_run(const srv_reader *r, size_t max_each, size_t max_total) {
+  size_t total = 0, off = r->off;
+  size_t n_live = r->live.n;
+  for (size_t i = r->snap_i; i < r->snap_n + n_live; i++) {
+    const srv_msg *m = i < r->snap_n ? r->snap[i] : dq_at(&r->live, i - r->snap_n);
+    size_t n = m->len - off;
+    off = 0;
+    if (n >= max_each || (total && total + n > max_total)) break;
+    total += n;
+  }
+  return total;
+}
+
 srv_msg *rr__srv_reader_msg(const srv_reader *r) { return reader_cur(r); }
 
 const uint8_t *rr__srv_reader_peek(srv_reader *r, size_t *len) {

@@ -40,6 +40,7 @@ typedef struct conn conn;
 
 #define WRITE_SEGS 64
 #define SMALL_MSG 4096 /* reader messages below this are copied into one write */
+#define SMALL_RUN (256u << 10) /* at most this many bytes of them in one HTTP chunk */
 
 /* A piece of output: a view of a message (a reference held) or bytes of our own. */
 typedef struct oseg {
@@ -47,7 +48,11 @@ typedef struct oseg {
   const uint8_t *p;
   size_t n;
   rr_buf own;
+  size_t own_off; /* bytes of own already written */
 } oseg;
+
+static size_t seg_len(const oseg *g) { return g->ref ? g->n : g->own.len - g->own_off; }
+static const uint8_t *seg_ptr(const oseg *g) { return g->ref ? g->p : g->own.data + g->own_off; }
 typedef struct h2_stream h2_stream;
 
 enum { C_SNIFF, C_H1, C_H2 };
@@ -199,7 +204,7 @@ static void seg_release(conn *c, oseg *g) {
 static void q_pop(conn *c, size_t k) {
   for (size_t i = 0; i < k; i++) {
     oseg *g = &c->q[c->q_head++];
-    c->q_bytes -= g->ref ? g->n : g->own.len;
+    c->q_bytes -= seg_len(g);
     seg_release(c, g);
   }
   if (c->q_head == c->q_end) c->q_head = c->q_end = 0;
@@ -233,12 +238,41 @@ static oseg *q_push(conn *c) {
   return g;
 }
 
+/* Releases the first w bytes of the queue (written). */
+static void q_advance(conn *c, size_t w) {
+  while (w && c->q_head < c->q_end) {
+    oseg *g = &c->q[c->q_head];
+    size_t n = seg_len(g);
+    if (w >= n) {
+      w -= n;
+      q_pop(c, 1);
+      continue;
+    }
+    if (g->ref) { g->p += w; g->n -= w; }
+    else g->own_off += w;
+    c->q_bytes -= w;
+    w = 0;
+  }
+}
+
+static size_t q_bufs(conn *c) {
+  size_t k = 0;
+  for (size_t i = c->q_head; i < c->q_end && k < WRITE_SEGS; i++, k++)
+    c->wbufs[k] = uv_buf_init((char *)seg_ptr(&c->q[i]), (unsigned)seg_len(&c->q[i]));
+  return k;
+}
+
+/* Writes the queue: at once as far as the socket takes it (no write request,
+ * no callback a loop turn later), the rest with uv_write. */
 static void conn_kick(conn *c) {
   if (c->writing || c->q_head == c->q_end || c->closing) return;
-  size_t k = 0;
-  for (size_t i = c->q_head; i < c->q_end && k < WRITE_SEGS; i++, k++) {
-    oseg *g = &c->q[i];
-    c->wbufs[k] = g->ref ? uv_buf_init((char *)g->p, (unsigned)g->n) : uv_buf_init((char *)g->own.data, (unsigned)g->own.len);
+  size_t k = q_bufs(c);
+  int w = uv_try_write((uv_stream_t *)&c->tcp, c->wbufs, (unsigned)k);
+  if (w < 0 && w != UV_EAGAIN) { conn_close(c, uv_strerror(w)); return; }
+  if (w > 0) {
+    q_advance(c, (size_t)w);
+    if (c->q_head == c->q_end) return;
+    k = q_bufs(c);
   }
   c->inflight = k;
   c->writing = true;
@@ -642,11 +676,15 @@ static uint8_t *h2_read_target(conn *c, size_t *len) {
 static void h2_pump(conn *c) {
   /* nghttp2 writes through h2_send (copies) and h2_send_data (references),
    * both into the output queue; WOULDBLOCK past the backlog bound */
-  if (backlog(c) < CONN_BACKLOG && !c->closing) {
-    int r = nghttp2_session_send(c->h2);
-    if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror(r)); return; }
+  for (int turn = 0; turn < 16; turn++) {
+    if (backlog(c) < CONN_BACKLOG && !c->closing) {
+      int r = nghttp2_session_send(c->h2);
+      if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror(r)); return; }
+    }
+    conn_kick(c);
+    /* written at once: go on while nghttp2 has more */
+    if (c->closing || c->writing || backlog(c) || !nghttp2_session_want_write(c->h2)) break;
   }
-  conn_kick(c);
   if (!c->closing && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && !backlog(c))
     conn_close(c, c->fail[0] ? c->fail : NULL);
 }
@@ -805,28 +843,46 @@ static void h1_grpc_end(conn *c, int status, const char *msg) {
   conn_send1(c, "0\r\n\r\n", 5);
 }
 
+static void h1_fill(conn *c);
+
 static void h1_pump(conn *c) {
   if (c->h1 != H1_STREAM || !c->attached) return;
+  for (;;) {
+    h1_fill(c);
+    conn_kick(c);
+    /* written at once: go on while messages are waiting */
+    if (c->closing || c->writing || backlog(c) >= CONN_BACKLOG || rr__srv_reader_empty(&c->reader)) return;
+  }
+}
+
+static void h1_fill(conn *c) {
   while (backlog(c) < CONN_BACKLOG && !c->closing) {
-    /* one chunk per message (the rest of it): the bytes are referenced, not copied */
     size_t n;
     const uint8_t *p = rr__srv_reader_peek(&c->reader, &n);
     if (!p) break;
-    srv_msg *m = rr__srv_reader_msg(&c->reader);
     char pre[24];
-    int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
     if (n < SMALL_MSG) {
-      /* small: copied together, written at the end in one go */
-      if (!q_copy(c, pre, (size_t)k) || !q_copy(c, p, n) || !q_copy(c, "\r\n", 2)) return;
-      rr__srv_reader_consume(&c->reader, n);
+      /* a run of small messages: copied together into one HTTP chunk */
+      size_t left = rr__srv_reader_small_run(&c->reader, SMALL_MSG, SMALL_RUN);
+      int k = snprintf(pre, sizeof pre, "%zx\r\n", left);
+      if (!q_copy(c, pre, (size_t)k)) return;
+      while (left) {
+        p = rr__srv_reader_peek(&c->reader, &n);
+        if (!q_copy(c, p, n)) return;
+        rr__srv_reader_consume(&c->reader, n);
+        left -= n;
+      }
+      if (!q_copy(c, "\r\n", 2)) return;
       continue;
     }
+    /* one chunk per large message (the rest of it): referenced, not copied */
+    srv_msg *m = rr__srv_reader_msg(&c->reader);
+    int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
     m->refs++; /* conn_send_msg takes its own reference; keep m alive across consume */
     conn_send_msg(c, pre, (size_t)k, m, p, n, "\r\n", 2);
     rr__srv_reader_consume(&c->reader, n);
     rr__srv_msg_unref(&c->s->b, m);
   }
-  conn_kick(c);
 }
 
 /* A whole request head was parsed: decide what to do. Returns false if the
