@@ -644,33 +644,33 @@ static void h2_track(conn *c, const uint8_t *p, size_t n) {
   }
 }
 
-/* Where the next read should go for a large message being assembled on a
- * WriteMessages stream: straight into the message (its body bytes in this
- * DATA frame), or only the few bytes of a frame header / gRPC header that
- * come before such a body (so the body after them is read in place). NULL:
- * the shared read buffer, in full. */
+/* Where the next read should go on a connection whose WriteMessages stream
+ * carries large messages: body bytes straight into the message being
+ * assembled; a frame header, gRPC header or the short end of a body alone
+ * (a few bytes through the read buffer) so that the large body after them
+ * lands in place. NULL: the shared read buffer, in full (small messages). */
 static uint8_t *h2_read_target(conn *c, size_t *len) {
   if (!c->f_stream || !c->h2) return NULL;
   h2_stream *st = nghttp2_session_get_stream_user_data(c->h2, c->f_stream);
   if (!st || st->kind != ST_WRITE || st->dec.failed) return NULL;
   size_t k = 0;
   uint8_t *body = rr__srv_deframer_inplace(&st->dec, &k);
+  bool large = body ? 5 + (size_t)st->dec.need >= INPLACE_MIN : st->dec.last_len >= INPLACE_MIN;
+  if (!large) return NULL;
   if (c->f_left == 0) {
-    /* a frame header next: read it alone if a large body continues after it */
-    if (!body || k < INPLACE_MIN) return NULL;
+    /* a frame header next (probably of this stream's next DATA) */
     *len = 9u - c->fh_have;
     return c->s->readbuf;
   }
   if (!body) {
-    /* a gRPC header next: alone if this stream's messages are large */
-    if (st->dec.last_len < INPLACE_MIN || c->f_left < INPLACE_MIN || st->dec.hdr_have >= 5) return NULL;
+    /* a gRPC header next */
+    if (c->f_left < INPLACE_MIN || st->dec.hdr_have >= 5) return NULL;
     *len = 5u - st->dec.hdr_have;
     return c->s->readbuf;
   }
   if (k > c->f_left) k = c->f_left;
-  if (k < INPLACE_MIN) return NULL;
   *len = k;
-  return body;
+  return k >= INPLACE_MIN ? body : c->s->readbuf; /* a short end: alone, not with what follows */
 }
 
 static void h2_pump(conn *c) {
