@@ -30,6 +30,11 @@ enum { SRV_PERSISTENT = 0, SRV_STATIC = 1, SRV_DISPOSABLE = 2 };
 #define SRV_SPARES 8
 #define SRV_SPARE_MIN ((size_t)64 << 10)
 #define SRV_SPARE_BYTES ((size_t)32 << 20)
+/* small messages: buffers of 512 B .. 32 KiB (powers of two) kept for reuse,
+ * at most SRV_SMALL_BYTES in all */
+#define SRV_SMALL_CLASSES 7
+#define SRV_SMALL_MIN_SHIFT 9
+#define SRV_SMALL_BYTES ((size_t)8 << 20)
 
 typedef struct srv_broker srv_broker;
 
@@ -117,6 +122,8 @@ struct srv_broker {
   srv_msg *spare[SRV_SPARES];
   int n_spare;
   size_t spare_bytes;       /* at most SRV_SPARE_BYTES */
+  srv_msg *small[SRV_SMALL_CLASSES]; /* free lists (linked through data) */
+  size_t small_bytes;       /* at most SRV_SMALL_BYTES */
 };
 
 struct srv_reader {

@@ -531,16 +531,35 @@ static void test_msg_spares(void **state) {
   assert_int_equal(m->cap, 100 << 10);
   assert_int_equal(b.n_spare, 0);
   srv_msg *big = rr__srv_msg_alloc(&b, 40 << 20);   /* over the spare budget: freed when released */
-  srv_msg *small = rr__srv_msg_alloc(&b, 100);      /* too small to keep */
+  srv_msg *small = rr__srv_msg_alloc(&b, 100);      /* small: a 512-byte buffer, kept in its class */
+  assert_int_equal(small->cap, 512);
   srv_msg *ms[3] = {m, big, small};
   for (int i = 0; i < 3; i++) { ms[i]->refs = 1; ms[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, ms[i]); }
   assert_int_equal(b.n_spare, 1);
   assert_true(b.spare_bytes <= SRV_SPARE_BYTES);
+  assert_int_equal(b.small_bytes, 512);
+  assert_ptr_equal(rr__srv_msg_alloc(&b, 300), small); /* same class: reused */
+  assert_int_equal(b.small_bytes, 0);
+  srv_msg *c4 = rr__srv_msg_alloc(&b, 4096 + 5), *c32 = rr__srv_msg_alloc(&b, 32 << 10), *c40 = rr__srv_msg_alloc(&b, 40 << 10);
+  assert_int_equal(c4->cap, 8192);
+  assert_int_equal(c32->cap, 32 << 10);
+  assert_int_equal(c40->cap, 40 << 10); /* above the small classes, below the spares: as asked */
+  srv_msg *ms2[4] = {small, c4, c32, c40};
+  for (int i = 0; i < 4; i++) { ms2[i]->refs = 1; ms2[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, ms2[i]); }
+  assert_int_equal(b.small_bytes, 512 + 8192 + (32 << 10));
+  /* the kept buffers stay within their budget */
+  enum { MANY = (int)(SRV_SMALL_BYTES / 4096) + 16 };
+  static srv_msg *many[MANY];
+  for (int i = 0; i < MANY; i++) many[i] = rr__srv_msg_alloc(&b, 4000);
+  for (int i = 0; i < MANY; i++) { many[i]->refs = 1; many[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, many[i]); }
+  assert_true(b.small_bytes <= SRV_SMALL_BYTES);
+  assert_int_equal(b.live_bytes, 0);
   srv_msg *other = rr__srv_msg_alloc(&b, 300 << 10); /* more than the spare holds: fresh */
   assert_ptr_not_equal(other, m);
   rr__free(other);
-  rr__srv_broker_free(&b); /* frees the spare (ASan checks) */
+  rr__srv_broker_free(&b); /* frees the spare and the kept small buffers (ASan checks) */
   assert_int_equal(b.n_spare, 0);
+  assert_int_equal(b.small_bytes, 0);
 }
 
 /* The gRPC sink's frames (large ones without a copy, split across DATA
