@@ -668,6 +668,9 @@ static bool backoff_wait(struct grpc_sink *g, int ms) {
 
 static void *io_main(void *arg) {
   struct grpc_sink *g = arg;
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), "rr-grpc-sink"); /* for top -H, perf, per-thread CPU */
+#endif
   int backoff = 100;
   bool warned = false;
   for (;;) {
