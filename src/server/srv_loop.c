@@ -41,6 +41,7 @@ typedef struct conn conn;
 #define WRITE_SEGS 64
 #define SMALL_MSG 4096 /* reader messages below this are copied into one write */
 #define SMALL_RUN (256u << 10) /* at most this many bytes of them in one HTTP chunk */
+#define OWN_SPARE_MAX ((size_t)2 << 20)
 
 /* A piece of output: a view of a message (a reference held) or bytes of our own. */
 typedef struct oseg {
@@ -83,6 +84,10 @@ struct conn {
   size_t q_head, q_end, q_cap;
   size_t q_bytes;      /* bytes of all segments (in flight included) */
   size_t inflight;
+  /* buffers of written segments of our own, kept (freeing and allocating
+   * them at every write made the heap shrink and grow: page faults) */
+  rr_buf own_spare[2];
+  int n_own_spare;
   uv_buf_t wbufs[WRITE_SEGS];
   uv_write_t wreq;
   bool writing;
@@ -197,7 +202,12 @@ static void on_write(uv_write_t *req, int status);
 
 static void seg_release(conn *c, oseg *g) {
   if (g->ref) rr__srv_msg_unref(&c->s->b, g->ref);
-  rr_buf_free(&g->own);
+  if (g->own.cap && g->own.cap <= OWN_SPARE_MAX && c->n_own_spare < 2 && !c->closing) {
+    rr_buf_reset(&g->own);
+    c->own_spare[c->n_own_spare++] = g->own;
+  } else {
+    rr_buf_free(&g->own);
+  }
   memset(g, 0, sizeof *g);
 }
 
@@ -213,6 +223,7 @@ static void q_pop(conn *c, size_t k) {
 
 static void q_free_all(conn *c) {
   for (size_t i = c->q_head; i < c->q_end; i++) seg_release(c, &c->q[i]);
+  while (c->n_own_spare) rr_buf_free(&c->own_spare[--c->n_own_spare]);
   rr__free(c->q);
   c->q = NULL;
   c->q_head = c->q_end = c->q_cap = 0;
@@ -307,12 +318,21 @@ static ssize_t conn_try(conn *c, uv_buf_t *bufs, unsigned n) {
   return r > 0 ? r : 0;
 }
 
+/* The last segment of our own if it is not being written (to append to),
+ * else a new one (with a kept buffer if there is one). NULL: out of memory. */
+static oseg *q_own(conn *c) {
+  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
+  if (last && !last->ref) return last;
+  last = q_push(c);
+  if (last && c->n_own_spare) last->own = c->own_spare[--c->n_own_spare];
+  return last;
+}
+
 /* Queues a copy of bytes: appended to the last segment of our own when it
  * is not being written. */
 static bool q_copy(conn *c, const void *p, size_t n) {
   if (!n) return true;
-  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
-  if (!last || last->ref) last = q_push(c);
+  oseg *last = q_own(c);
   if (!last || rr_buf_append(&last->own, p, n) < 0) { conn_close(c, "out of memory"); return false; }
   c->q_bytes += n;
   return true;
@@ -550,8 +570,7 @@ static int h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame
 static ssize_t h2_send(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *ud) {
   conn *c = ud;
   if (backlog(c) >= CONN_BACKLOG) return NGHTTP2_ERR_WOULDBLOCK;
-  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
-  if (!last || last->ref) last = q_push(c);
+  oseg *last = q_own(c);
   if (!last || rr_buf_append(&last->own, data, length) < 0) {
     snprintf(c->fail, sizeof c->fail, "out of memory");
     return NGHTTP2_ERR_CALLBACK_FAILURE;
