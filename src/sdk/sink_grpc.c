@@ -34,6 +34,11 @@
 #define ITEM_SPARES 8
 #define BATCH_MAX (16u << 10)    /* messages up to this size share blocks */
 #define BLOCK_BYTES (256u << 10)
+/* How long the I/O thread waits for more messages after sending some (the
+ * latency it adds, at most, while messages stream in). */
+#define LINGER_NS 1000000
+/* ... unless this many bytes are queued meanwhile (then the writer wakes it) */
+#define LINGER_BYTES (64u << 10)
 #define ITEM_SPARE_MIN (64u << 10)
 
 /* A queued run of framed messages: one message, or (batch) a block that
@@ -66,6 +71,7 @@ struct grpc_sink {
   int n_spare;
   bool stop, idle, need_wake, thread_started;
   bool tail_room_hint;        /* the tail is an open block with room (batcher thread's guess) */
+  bool lingering;             /* the I/O thread waits unwoken for more messages */
   uint64_t progress;          /* bytes taken off the queue */
   uint64_t dropped;
   int wake[2];
@@ -263,8 +269,9 @@ static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int n
   g->tail_room_hint = t && t->batch && t->cap - t->len >= BATCH_MAX;
   g->idle = false;
   if (info) { rr__free(g->store_info); g->store_info = info; }
-  bool wake = g->need_wake;
+  bool wake = g->need_wake || (g->lingering && g->q_bytes >= LINGER_BYTES);
   g->need_wake = false;
+  if (wake) g->lingering = false;
   if (dropped) sink_log_drop(g, dropped, "the connection falls behind");
   pthread_mutex_unlock(&g->mu);
   if (wake) wake_io(g);
@@ -352,9 +359,6 @@ static void grpc_close(struct rr_sink *s) {
  * not copied into nghttp2's buffer; smaller ones are copied together into
  * one frame (one send for many small messages). */
 #define NO_COPY_MIN (64u << 10)
-/* How long the I/O thread waits for more messages after sending some (the
- * latency it adds, at most, while messages stream in). */
-#define LINGER_NS 200000
 
 static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                             nghttp2_data_source *src, void *ud) {
@@ -710,11 +714,13 @@ static void *io_main(void *arg) {
       bool idle = !g->head && g->pend.len == g->pend_off && !g->pv_n && !nghttp2_session_want_write(g->h2);
       if (idle != g->idle) { g->idle = idle; pthread_cond_broadcast(&g->cv); }
       /* All sent. If messages are streaming in (this turn sent some), linger
-       * a moment unwoken so that the next ones go out together: one wakeup
-       * and one write for many small messages, here and in the server and
-       * its readers. Otherwise the next write wakes this thread at once. */
+       * up to 1 ms unwoken (or until 64 KiB are queued) so that the next ones
+       * go out together: one wakeup and one write for many small messages,
+       * here and in the server and its readers. Otherwise the next write
+       * wakes this thread at once. */
       bool linger = g->deferred && !g->head && g->progress != progress && !g->stop;
       if (g->deferred) g->need_wake = !linger; /* data_read_cb asked for a wake: not while lingering */
+      g->lingering = linger;
       pthread_mutex_unlock(&g->mu);
       if (g->stream_closed) { if (!g->ended) why = "the server ended the call"; break; }
       if (stop_deadline && mono_ms() > stop_deadline) break;
