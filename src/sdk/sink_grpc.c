@@ -72,6 +72,7 @@ struct grpc_sink {
   bool stop, idle, need_wake, thread_started;
   bool tail_room_hint;        /* the tail is an open block with room (batcher thread's guess) */
   bool lingering;             /* the I/O thread waits unwoken for more messages */
+  int turn_frames;            /* DATA frames taken this turn of the I/O thread */
   uint64_t progress;          /* bytes taken off the queue */
   uint64_t dropped;
   int wake[2];
@@ -129,6 +130,13 @@ static void wake_io(struct grpc_sink *g) {
 static void item_free(struct grpc_sink *g, struct qitem *it) {
   if (it->cap >= ITEM_SPARE_MIN && g->n_spare < ITEM_SPARES) g->spare[g->n_spare++] = it;
   else rr__free(it);
+}
+
+/* Under mu: whether fewer than LINGER_BYTES wait to be handed to nghttp2. */
+static bool little_queued(const struct grpc_sink *g) {
+  size_t n = 0;
+  for (const struct qitem *it = g->head; it && n < LINGER_BYTES; it = it->next) n += it->len - it->off;
+  return n < LINGER_BYTES;
 }
 
 /* Under mu: a kept item with room for `need` bytes (and not much more). */
@@ -269,7 +277,7 @@ static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int n
   g->tail_room_hint = t && t->batch && t->cap - t->len >= BATCH_MAX;
   g->idle = false;
   if (info) { rr__free(g->store_info); g->store_info = info; }
-  bool wake = g->need_wake || (g->lingering && g->q_bytes >= LINGER_BYTES);
+  bool wake = g->need_wake || (g->lingering && !little_queued(g));
   g->need_wake = false;
   if (wake) g->lingering = false;
   if (dropped) sink_log_drop(g, dropped, "the connection falls behind");
@@ -366,6 +374,15 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
   size_t o = 0;
   uint64_t freed = 0;
   pthread_mutex_lock(&g->mu);
+  if (g->turn_frames > 0 && !g->stop && little_queued(g) && !(g->head && g->head->off && !g->head->batch)) {
+    /* what came in while this turn's frames were sent waits for the next
+     * turn (after the linger) instead of a frame and a send of its own each;
+     * never the rest of a message already under way */
+    g->deferred = true;
+    g->need_wake = true;
+    pthread_mutex_unlock(&g->mu);
+    return NGHTTP2_ERR_DEFERRED;
+  }
   if (g->head && g->head->len - g->head->off >= NO_COPY_MIN && !g->nc_item) {
     struct qitem *it = g->head;
     size_t k = it->len - it->off;
@@ -382,6 +399,7 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
       g->progress += it->len;
       pthread_cond_broadcast(&g->cv);
     }
+    g->turn_frames++;
     pthread_mutex_unlock(&g->mu);
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     return (ssize_t)k;
@@ -415,6 +433,7 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
     pthread_mutex_unlock(&g->mu);
     return NGHTTP2_ERR_DEFERRED;
   }
+  g->turn_frames++;
   pthread_mutex_unlock(&g->mu);
   return (ssize_t)o;
 }
@@ -706,7 +725,7 @@ static void *io_main(void *arg) {
       stop = g->stop;
       bool have = g->head != NULL;
       if (g->deferred && (have || stop)) { g->deferred = false; g->need_wake = false; nghttp2_session_resume_data(g->h2, g->stream); }
-      uint64_t progress = g->progress;
+      g->turn_frames = 0;
       pthread_mutex_unlock(&g->mu);
       if (stop && !stop_deadline) stop_deadline = mono_ms() + 2000;
       if (pump_out(g) < 0) { why = "write failed"; break; }
@@ -718,7 +737,7 @@ static void *io_main(void *arg) {
        * go out together: one wakeup and one write for many small messages,
        * here and in the server and its readers. Otherwise the next write
        * wakes this thread at once. */
-      bool linger = g->deferred && !g->head && g->progress != progress && !g->stop;
+      bool linger = g->deferred && g->turn_frames > 0 && little_queued(g) && !g->stop;
       if (g->deferred) g->need_wake = !linger; /* data_read_cb asked for a wake: not while lingering */
       g->lingering = linger;
       pthread_mutex_unlock(&g->mu);
