@@ -417,7 +417,9 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
       if (!g->head) g->tail = NULL;
       g->q_bytes -= it->len;
       freed += it->len;
-      item_free(g, it);
+      /* its earlier bytes may still wait as a view (pv): freed after them */
+      if (it == g->pv_item) g->pv_free = true;
+      else item_free(g, it);
     }
   }
   if (freed) { g->progress += freed; pthread_cond_broadcast(&g->cv); }
