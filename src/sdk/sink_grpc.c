@@ -344,7 +344,8 @@ static void grpc_close(struct rr_sink *s) {
   while (g->head) {
     struct qitem *it = g->head;
     g->head = it->next;
-    if (it->kind != RR_MSG_SET_STORE_INFO) left += it->n_msgs;
+    if (it->batch) left += it->n_msgs; /* small messages: chunks, perhaps a blueprint activation */
+    else if (it->kind == RR_MSG_ARROW) left++;
     rr__free(it);
   }
   if (left) {
