@@ -7,10 +7,14 @@
  *  3. small: one-row chunks (flush_num_rows = 1): messages/s at the reader.
  *  2b. the network path alone: pre-encoded 1 MiB ArrowMsgs written straight
  *     into the gRPC sink (no rr_log, no Arrow encoding) -> server -> reader.
+ *  3b. the same with messages of a one-row chunk's size: messages/s.
  *  4. latency: log one row, wait until the reader has the message; p50/p99,
  *     with the SDK's default flush tick and with an 8 ms tick.
- * Prints one line per figure and the ratios. Bounded: about 30 s. */
+ * Prints one line per figure and the ratios. Bounded: about 30 s.
+ * Arguments (optional) pick phases, e.g. `bench_server small` to profile
+ * one: raw, large, path, small, latency (raw always runs: the ratios need it). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -37,6 +41,36 @@ static double cpu_s(void) {
   getrusage(RUSAGE_SELF, &u);
   return (double)u.ru_utime.tv_sec + (double)u.ru_stime.tv_sec + ((double)u.ru_utime.tv_usec + (double)u.ru_stime.tv_usec) / 1e6;
 }
+
+/* CPU seconds used so far by the live threads named `name` (the server's
+ * loop thread is "rr-server", the gRPC sink's I/O thread "rr-grpc-sink"):
+ * the network path's own cost, apart from the SDK's and this bench's. */
+static double thread_cpu_s(const char *name) {
+  double t = 0;
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[300], comm[32] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+    fclose(f);
+    comm[strcspn(comm, "\n")] = 0;
+    if (strcmp(comm, name)) continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+    f = fopen(path, "r");
+    unsigned long long ns = 0;
+    if (f && fscanf(f, "%llu", &ns) == 1) t += (double)ns / 1e9;
+    if (f) fclose(f);
+  }
+  closedir(d);
+  return t;
+}
+
+static double net_cpu_s(void) { return thread_cpu_s("rr-server") + thread_cpu_s("rr-grpc-sink"); }
 
 static int tcp_pair_listen(int *port) {
   int l = socket(AF_INET, SOCK_STREAM, 0);
@@ -260,7 +294,73 @@ static rr_recording *rec_up(int port, int64_t flush_bytes, int64_t flush_rows, i
   return rec;
 }
 
+/* Pre-encoded ArrowMsgs of `len` payload bytes written straight into a gRPC
+ * sink (no rr_log, no Arrow encoding) -> server -> reader. */
+static void path_phase(int port, struct reader *r, const void *payload, size_t len, int n, double raw, double raw_cpu) {
+  /* a live stream's steady state: the sink's queue is bounded (64 MiB) and the
+   * writer waits for room (no drops when the machine is busy: the figure is
+   * the path's rate), so the queue's buffers are reused as they would be */
+  rr_recording_options o2 = {.application_id = "bench", .no_compression = true, .no_start_time = true,
+                             .max_bytes_in_flight = (int64_t)64 << 20, .backpressure = RR_BACKPRESSURE_BLOCK,
+                             .block_timeout_ms = 60000};
+  rr_recording *r2 = NULL;
+  if (rr_recording_new(&r2, &o2, NULL) < 0) exit(1);
+  struct rr_sink *sink = NULL;
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+  if (rr__sink_grpc_new(&sink, r2, url, NULL, NULL) < 0) exit(1);
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"bench", 5}, {"raw", 3}};
+  rr_log_msg lm;
+  rr_log_msg_init_store_info(&lm, &id);
+  rr_buf b = RR_BUF_INIT;
+  rr_log_msg_encode(&b, &lm, RR_FRAMING_PROTO, false, NULL);
+  struct rr_msg info = {NULL, RR_MSG_SET_STORE_INFO, b.len, b.data, 0, NULL};
+  sink->write(sink, &info, NULL);
+  rr_buf a = RR_BUF_INIT;
+  memset(&lm, 0, sizeof lm);
+  lm.kind = RR_MSG_ARROW;
+  lm.store_id = id;
+  lm.arrow.ipc.ptr = payload;
+  lm.arrow.ipc.len = len;
+  lm.arrow.has_is_static = true;
+  rr_log_msg_encode(&a, &lm, RR_FRAMING_PROTO, false, NULL);
+  struct rr_msg m = {NULL, RR_MSG_ARROW, a.len, a.data, 0, NULL};
+  uint64_t before = r->msgs, bytes_before = r->bytes;
+  double t0 = now_s(), c0 = cpu_s(), n0 = net_cpu_s();
+  for (int i = 0; i < n; i++) sink->write(sink, &m, NULL);
+  bool ok = wait_msgs(r, before + (uint64_t)n, 60);
+  double dt = r->last_t - t0;
+  double cpu = cpu_s() - c0, net = net_cpu_s() - n0;
+  uint64_t got = r->msgs - before, bytes = r->bytes - bytes_before;
+  if (len >= (1 << 20)) {
+    double path = (double)bytes / dt, path_cpu = cpu / ((double)bytes / 1073741824.0);
+    printf("sink -> server -> reader, 1 MiB msgs:    %8.0f MiB/s  (%llu/%d%s, %.2f CPU s/GiB, sink I/O + server threads %.2f)  ratio %.2f, CPU ratio %.2f\n",
+           path / 1048576, (unsigned long long)got, n, ok ? "" : " TIMEOUT", path_cpu, net / ((double)bytes / 1073741824.0),
+           path / raw, raw_cpu / path_cpu);
+  } else {
+    printf("sink -> server -> reader, %zu B msgs:   %8.0f msg/s  (%llu/%d%s, %.2f CPU us/msg, sink I/O + server threads %.2f)\n",
+           a.len, (double)got / dt, (unsigned long long)got, n, ok ? "" : " TIMEOUT", cpu / (double)(got ? got : 1) * 1e6,
+           net / (double)(got ? got : 1) * 1e6);
+  }
+  sink->close(sink);
+  rr_buf_free(&a);
+  rr_buf_free(&b);
+  rr_recording_free(r2);
+}
+
+static int g_argc;
+static char **g_argv;
+
+static bool phase(const char *name) {
+  if (g_argc < 2) return true;
+  for (int i = 1; i < g_argc; i++)
+    if (!strcmp(g_argv[i], name)) return true;
+  return false;
+}
+
 int main(int argc, char **argv) {
+  g_argc = argc;
+  g_argv = argv;
   setenv("RERUN_ANALYTICS", "off", 1);
   size_t raw_total = (size_t)1 << 30;
   double c0 = cpu_s();
@@ -275,96 +375,65 @@ int main(int argc, char **argv) {
   pthread_t rt;
   reader_start(&r, &rt, port);
   usleep(100000);
-  const int n_large = 256;
   size_t n_scalars = (1 << 20) / 8;
   rr_scalar *vals = malloc(n_scalars * sizeof *vals);
   for (size_t i = 0; i < n_scalars; i++) vals[i] = (double)i;
-  rr_recording *rec = rec_up(port, 1 << 20, 0, 0);
-  double t0 = now_s();
-  for (int i = 0; i < n_large; i++) {
-    rr_set_time_sequence(rec, "i", i);
-    rr_scalars sc = {.scalars = vals, .num_scalars = n_scalars};
-    rr_log(rec, "big", RR_ARCHETYPE_SCALARS, &sc, NULL);
-  }
-  bool ok = wait_msgs(&r, (uint64_t)n_large, 60);
-  double dt = r.last_t - t0;
-  double large = (double)r.bytes / dt;
+  rr_recording *rec;
+  double t0, dt;
+  bool ok;
   rr_recording_stats st;
-  rr_recording_stats_get(rec, &st);
-  printf("SDK -> server -> reader, 1 MiB chunks:   %8.0f MiB/s  (%llu/%d chunks%s, %llu dropped)  ratio %.2f\n",
-         large / 1048576, (unsigned long long)r.msgs, n_large, ok ? "" : " TIMEOUT",
-         (unsigned long long)st.chunks_dropped, large / raw);
-  rr_recording_free(rec);
+  if (phase("large")) {
+    const int n_large = 256;
+    rec = rec_up(port, 1 << 20, 0, 0);
+    t0 = now_s();
+    for (int i = 0; i < n_large; i++) {
+      rr_set_time_sequence(rec, "i", i);
+      rr_scalars sc = {.scalars = vals, .num_scalars = n_scalars};
+      rr_log(rec, "big", RR_ARCHETYPE_SCALARS, &sc, NULL);
+    }
+    ok = wait_msgs(&r, (uint64_t)n_large, 60);
+    dt = r.last_t - t0;
+    double large = (double)r.bytes / dt;
+    rr_recording_stats_get(rec, &st);
+    printf("SDK -> server -> reader, 1 MiB chunks:   %8.0f MiB/s  (%llu/%d chunks%s, %llu dropped)  ratio %.2f\n",
+           large / 1048576, (unsigned long long)r.msgs, n_large, ok ? "" : " TIMEOUT",
+           (unsigned long long)st.chunks_dropped, large / raw);
+    rr_recording_free(rec);
+  }
 
   /* 2b. the network path alone */
-  {
-    /* its queue holds the whole GiB: no drops when the machine is busy (the figure is the path's rate) */
-    rr_recording_options o2 = {.application_id = "bench", .no_compression = true, .no_start_time = true,
-                               .max_bytes_in_flight = (int64_t)3 << 29};
-    rr_recording *r2 = NULL;
-    if (rr_recording_new(&r2, &o2, NULL) < 0) exit(1);
-    struct rr_sink *sink = NULL;
-    char url[64];
-    snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
-    if (rr__sink_grpc_new(&sink, r2, url, NULL, NULL) < 0) exit(1);
-    rr_store_id id = {RR_STORE_KIND_RECORDING, {"bench", 5}, {"raw", 3}};
-    rr_log_msg lm;
-    rr_log_msg_init_store_info(&lm, &id);
-    rr_buf b = RR_BUF_INIT;
-    rr_log_msg_encode(&b, &lm, RR_FRAMING_PROTO, false, NULL);
-    struct rr_msg info = {NULL, RR_MSG_SET_STORE_INFO, b.len, b.data, 0, NULL};
-    sink->write(sink, &info, NULL);
-    rr_buf a = RR_BUF_INIT;
-    memset(&lm, 0, sizeof lm);
-    lm.kind = RR_MSG_ARROW;
-    lm.store_id = id;
-    lm.arrow.ipc.ptr = (const uint8_t *)vals;
-    lm.arrow.ipc.len = 1 << 20;
-    lm.arrow.has_is_static = true;
-    rr_log_msg_encode(&a, &lm, RR_FRAMING_PROTO, false, NULL);
-    struct rr_msg m = {NULL, RR_MSG_ARROW, a.len, a.data, 0, NULL};
-    uint64_t before = r.msgs, bytes_before = r.bytes;
-    const int n_raw = 1024;
-    t0 = now_s();
-    c0 = cpu_s();
-    for (int i = 0; i < n_raw; i++) sink->write(sink, &m, NULL);
-    ok = wait_msgs(&r, before + (uint64_t)n_raw, 60);
-    dt = r.last_t - t0;
-    double path = (double)(r.bytes - bytes_before) / dt;
-    double path_cpu = (cpu_s() - c0) / ((double)(r.bytes - bytes_before) / 1073741824.0);
-    printf("sink -> server -> reader, 1 MiB msgs:    %8.0f MiB/s  (%llu/%d%s, %.2f CPU s/GiB)  ratio %.2f, CPU ratio %.2f\n",
-           path / 1048576, (unsigned long long)(r.msgs - before), n_raw, ok ? "" : " TIMEOUT", path_cpu, path / raw,
-           raw_cpu / path_cpu);
-    sink->close(sink);
-    rr_buf_free(&a);
-    rr_buf_free(&b);
-    rr_recording_free(r2);
-  }
+  if (phase("path")) path_phase(port, &r, vals, 1 << 20, 1024, raw, raw_cpu);
+  /* 3b. the same with one-row-sized messages (the size of phase 3's: 2.7 KB) */
+  if (phase("path-small")) path_phase(port, &r, vals, 2700, 400000, raw, raw_cpu);
 
   /* 3. small chunks */
-  uint64_t before = r.msgs;
-  const int n_small = 200000;
-  rec = rec_up(port, 0, 1, 0);
-  t0 = now_s();
-  c0 = cpu_s();
-  for (int i = 0; i < n_small; i++) {
-    rr_set_time_sequence(rec, "i", i);
-    rr_scalar v = i;
-    rr_scalars sc = {.scalars = &v, .num_scalars = 1};
-    rr_log(rec, "small", RR_ARCHETYPE_SCALARS, &sc, NULL);
+  if (phase("small")) {
+    uint64_t before = r.msgs, bytes_before = r.bytes;
+    const int n_small = 200000;
+    double n0 = net_cpu_s();
+    rec = rec_up(port, 0, 1, 0);
+    t0 = now_s();
+    c0 = cpu_s();
+    for (int i = 0; i < n_small; i++) {
+      rr_set_time_sequence(rec, "i", i);
+      rr_scalar v = i;
+      rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+      rr_log(rec, "small", RR_ARCHETYPE_SCALARS, &sc, NULL);
+    }
+    ok = wait_msgs(&r, before + (uint64_t)n_small, 60);
+    dt = r.last_t - t0;
+    rr_recording_stats_get(rec, &st);
+    double got = (double)(r.msgs - before > 0 ? r.msgs - before : 1);
+    double small_cpu = (cpu_s() - c0) / got, small_net = (net_cpu_s() - n0) / got;
+    printf("SDK -> server -> reader, 1-row chunks:   %8.0f msg/s  (%llu/%d%s, %llu dropped, %.1f CPU us/msg, sink I/O + server threads %.1f, %.0f B/msg)\n",
+           (double)(r.msgs - before) / dt, (unsigned long long)(r.msgs - before), n_small, ok ? "" : " TIMEOUT",
+           (unsigned long long)st.chunks_dropped, small_cpu * 1e6, small_net * 1e6, (double)(r.bytes - bytes_before) / got);
+    rr_recording_free(rec);
   }
-  ok = wait_msgs(&r, before + (uint64_t)n_small, 60);
-  dt = r.last_t - t0;
-  rr_recording_stats_get(rec, &st);
-  double small_cpu = (cpu_s() - c0) / (double)(r.msgs - before > 0 ? r.msgs - before : 1);
-  printf("SDK -> server -> reader, 1-row chunks:   %8.0f msg/s  (%llu/%d%s, %llu dropped, %.1f CPU us/msg)\n",
-         (double)(r.msgs - before) / dt, (unsigned long long)(r.msgs - before), n_small, ok ? "" : " TIMEOUT",
-         (unsigned long long)st.chunks_dropped, small_cpu * 1e6);
-  rr_recording_free(rec);
 
   /* 4. latency */
   int64_t ticks[2] = {0, 8000000};
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 2 && phase("latency"); k++) {
     rec = rec_up(port, 0, 0, ticks[k]);
     enum { N = 200 };
     double lat[N];

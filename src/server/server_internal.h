@@ -30,6 +30,11 @@ enum { SRV_PERSISTENT = 0, SRV_STATIC = 1, SRV_DISPOSABLE = 2 };
 #define SRV_SPARES 8
 #define SRV_SPARE_MIN ((size_t)64 << 10)
 #define SRV_SPARE_BYTES ((size_t)32 << 20)
+/* small messages: buffers of 512 B .. 32 KiB (powers of two) kept for reuse,
+ * at most SRV_SMALL_BYTES in all */
+#define SRV_SMALL_CLASSES 7
+#define SRV_SMALL_MIN_SHIFT 9
+#define SRV_SMALL_BYTES ((size_t)8 << 20)
 
 typedef struct srv_broker srv_broker;
 
@@ -78,6 +83,7 @@ typedef struct srv_deframer {
   srv_msg *cur;    /* being filled: cur->len bytes so far (header included) */
   size_t cap;      /* bytes allocated for cur->data */
   srv_broker *pool; /* where to take message buffers from (NULL: malloc) */
+  size_t last_len; /* bytes of the last whole message (header included) */
   bool failed;
 } srv_deframer;
 
@@ -87,8 +93,13 @@ typedef int (*srv_deframer_cb)(void *ud, srv_msg *m);
 void rr__srv_deframer_init(srv_deframer *d);
 void rr__srv_deframer_free(srv_deframer *d);
 bool rr__srv_deframer_idle(const srv_deframer *d);
+/* Where up to *len bytes of the current message's body may be read
+ * directly (then fed from there); NULL if no body is being assembled. */
+uint8_t *rr__srv_deframer_inplace(const srv_deframer *d, size_t *len);
 /* Returns RR_OK, RR_EPROTO (compressed or unknown flag), RR_ENOMEM or the
- * callback's negative value; after an error every feed returns RR_EPROTO. */
+ * callback's negative value; after an error every feed returns RR_EPROTO.
+ * Bytes already in place (p is where the next body byte goes, see
+ * rr__srv_deframer_inplace) are taken without a copy. */
 int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_deframer_cb cb, void *ud, rr_error *err);
 
 typedef struct srv_deque {
@@ -111,6 +122,8 @@ struct srv_broker {
   srv_msg *spare[SRV_SPARES];
   int n_spare;
   size_t spare_bytes;       /* at most SRV_SPARE_BYTES */
+  srv_msg *small[SRV_SMALL_CLASSES]; /* free lists (linked through data) */
+  size_t small_bytes;       /* at most SRV_SMALL_BYTES */
 };
 
 struct srv_reader {
@@ -147,5 +160,9 @@ void rr__srv_reader_consume(srv_reader *r, size_t n);
 /* The message rr__srv_reader_peek points into (NULL if none). */
 srv_msg *rr__srv_reader_msg(const srv_reader *r);
 bool rr__srv_reader_empty(const srv_reader *r);
+/* Bytes of the run of messages from the next one on (the rest of it, then
+ * whole ones) that are each under max_each bytes, at most max_total in all
+ * (the first one always counts); 0 if the next one is not under max_each. */
+size_t rr__srv_reader_small_run(const srv_reader *r, size_t max_each, size_t max_total);
 
 #endif

@@ -206,6 +206,14 @@ void rr__srv_deframer_free(srv_deframer *d) {
 
 bool rr__srv_deframer_idle(const srv_deframer *d) { return d->hdr_have == 0; }
 
+uint8_t *rr__srv_deframer_inplace(const srv_deframer *d, size_t *len) {
+  if (d->failed || !d->cur || d->hdr_have < 5) return NULL;
+  size_t total = 5 + (size_t)d->need, k = total - d->cur->len;
+  if (k > d->cap - d->cur->len) k = d->cap - d->cur->len;
+  *len = k;
+  return k ? d->cur->data + d->cur->len : NULL;
+}
+
 static int deframe_fail(srv_deframer *d, rr_error *err, int code, const char *what, unsigned v) {
   d->failed = true;
   return rr__err(err, code, "gRPC framing: %s (%u)", what, v);
@@ -246,7 +254,7 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
       d->cur = g;
       d->cap = g->cap = nc;
     }
-    memcpy(d->cur->data + d->cur->len, p, k);
+    if (p != d->cur->data + d->cur->len) memcpy(d->cur->data + d->cur->len, p, k);
     d->cur->len += k;
     p += k;
     n -= k;
@@ -254,6 +262,7 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
       srv_msg *m = d->cur;
       d->cur = NULL;
       d->hdr_have = 0;
+      d->last_len = total;
       int rc = cb(ud, m);
       if (rc < 0) { d->failed = true; return rc; }
     }
@@ -261,10 +270,24 @@ int rr__srv_deframer_feed(srv_deframer *d, const uint8_t *p, size_t n, srv_defra
   return RR_OK;
 }
 
+/* The size class of a small buffer of `cap` bytes (-1: not small). */
+static int small_class(size_t cap) {
+  if (cap > ((size_t)1 << (SRV_SMALL_MIN_SHIFT + SRV_SMALL_CLASSES - 1))) return -1;
+  int c = 0;
+  while (((size_t)1 << (SRV_SMALL_MIN_SHIFT + c)) < cap) c++;
+  return c;
+}
+
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
   if (--m->refs == 0) {
     b->live_bytes -= m->len;
-    if (m->cap >= SRV_SPARE_MIN && b->spare_bytes + m->cap <= SRV_SPARE_BYTES && b->n_spare < SRV_SPARES) {
+    int c = small_class(m->cap);
+    if (c >= 0 && m->cap == ((size_t)1 << (SRV_SMALL_MIN_SHIFT + c)) && b->small_bytes + m->cap <= SRV_SMALL_BYTES) {
+      /* a small buffer (one of ours: cap is its class size): kept for reuse */
+      memcpy(m->data, &b->small[c], sizeof(srv_msg *));
+      b->small[c] = m;
+      b->small_bytes += m->cap;
+    } else if (m->cap >= SRV_SPARE_MIN && b->spare_bytes + m->cap <= SRV_SPARE_BYTES && b->n_spare < SRV_SPARES) {
       b->spare[b->n_spare++] = m;
       b->spare_bytes += m->cap;
     } else {
@@ -275,7 +298,20 @@ void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
 
 srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
   srv_msg *m = NULL;
-  if (b && cap >= SRV_SPARE_MIN)
+  int c = b ? small_class(cap) : -1;
+  if (c >= 0) {
+    /* small: a kept buffer of its class, or a new one of the class size
+     * (malloc per message and the heap growing and shrinking cost more than
+     * the rest of a small message's way through the server) */
+    cap = (size_t)1 << (SRV_SMALL_MIN_SHIFT + c);
+    if (b->small[c]) {
+      m = b->small[c];
+      memcpy(&b->small[c], m->data, sizeof(srv_msg *));
+      b->small_bytes -= cap;
+    } else {
+      m = rr__malloc(sizeof *m + cap);
+    }
+  } else if (b && cap >= SRV_SPARE_MIN) {
     for (int i = 0; i < b->n_spare; i++)
       if (b->spare[i]->cap >= cap && b->spare[i]->cap / 2 <= cap) {
         m = b->spare[i];
@@ -284,9 +320,12 @@ srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
         cap = m->cap;
         break;
       }
-  if (!m) {
+    if (!m) {
+      m = rr__malloc(sizeof *m + cap);
+      if (m) rr__populate(m->data, cap);
+    }
+  } else {
     m = rr__malloc(sizeof *m + cap);
-    if (m) rr__populate(m->data, cap);
   }
   if (!m) return NULL;
   memset(m, 0, sizeof *m);
@@ -344,6 +383,13 @@ void rr__srv_broker_free(srv_broker *b) {
   for (int i = 0; i < b->n_spare; i++) rr__free(b->spare[i]);
   b->n_spare = 0;
   b->spare_bytes = 0;
+  for (int c = 0; c < SRV_SMALL_CLASSES; c++)
+    while (b->small[c]) {
+      srv_msg *m = b->small[c];
+      memcpy(&b->small[c], m->data, sizeof(srv_msg *));
+      rr__free(m);
+    }
+  b->small_bytes = 0;
 }
 
 static size_t enforce_limit(srv_broker *b) {
@@ -447,6 +493,19 @@ static srv_msg *reader_cur(const srv_reader *r) {
 }
 
 bool rr__srv_reader_empty(const srv_reader *r) { return reader_cur(r) == NULL; }
+
+size_t rr__srv_reader_small_run(const srv_reader *r, size_t max_each, size_t max_total) {
+  size_t total = 0, off = r->off;
+  size_t n_live = r->live.n;
+  for (size_t i = r->snap_i; i < r->snap_n + n_live; i++) {
+    const srv_msg *m = i < r->snap_n ? r->snap[i] : dq_at(&r->live, i - r->snap_n);
+    size_t n = m->len - off;
+    off = 0;
+    if (n >= max_each || (total && total + n > max_total)) break;
+    total += n;
+  }
+  return total;
+}
 
 srv_msg *rr__srv_reader_msg(const srv_reader *r) { return reader_cur(r); }
 

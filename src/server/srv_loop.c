@@ -32,6 +32,7 @@
 #define H2_CONN_WINDOW (64 << 20)
 #define H2_MAX_FRAME (1 << 20)
 #define READ_BUF (256 << 10)
+#define INPLACE_MIN (32u << 10) /* read message bodies in place from this size on */
 
 static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -39,6 +40,8 @@ typedef struct conn conn;
 
 #define WRITE_SEGS 64
 #define SMALL_MSG 4096 /* reader messages below this are copied into one write */
+#define SMALL_RUN (256u << 10) /* at most this many bytes of them in one HTTP chunk */
+#define OWN_SPARE_MAX ((size_t)2 << 20)
 
 /* A piece of output: a view of a message (a reference held) or bytes of our own. */
 typedef struct oseg {
@@ -46,7 +49,11 @@ typedef struct oseg {
   const uint8_t *p;
   size_t n;
   rr_buf own;
+  size_t own_off; /* bytes of own already written */
 } oseg;
+
+static size_t seg_len(const oseg *g) { return g->ref ? g->n : g->own.len - g->own_off; }
+static const uint8_t *seg_ptr(const oseg *g) { return g->ref ? g->p : g->own.data + g->own_off; }
 typedef struct h2_stream h2_stream;
 
 enum { C_SNIFF, C_H1, C_H2 };
@@ -77,12 +84,23 @@ struct conn {
   size_t q_head, q_end, q_cap;
   size_t q_bytes;      /* bytes of all segments (in flight included) */
   size_t inflight;
+  /* buffers of written segments of our own, kept (freeing and allocating
+   * them at every write made the heap shrink and grow: page faults) */
+  rr_buf own_spare[2];
+  int n_own_spare;
   uv_buf_t wbufs[WRITE_SEGS];
   uv_write_t wreq;
   bool writing;
   /* HTTP/2 */
   nghttp2_session *h2;
   h2_stream *streams;
+  /* the input's frame boundaries, followed alongside nghttp2 so that DATA
+   * of a WriteMessages stream can be read straight into the message being
+   * assembled (h2_read_target) */
+  uint8_t fh[9];
+  uint8_t fh_have;
+  uint32_t f_left;     /* payload bytes of the current frame still to come */
+  int32_t f_stream;    /* its stream if it is an unpadded DATA frame, else 0 */
   char fail[256];      /* set inside nghttp2 callbacks: close after mem_recv */
   /* HTTP/1 */
   rr_buf in;
@@ -124,6 +142,7 @@ struct rr_server {
 
 static void conn_close(conn *c, const char *why);
 static void conn_pump(conn *c);
+static void pump_dirty(rr_server *s);
 static void stats_sync(rr_server *s);
 
 /* ---- publishing --------------------------------------------------------------------- */
@@ -183,7 +202,12 @@ static void on_write(uv_write_t *req, int status);
 
 static void seg_release(conn *c, oseg *g) {
   if (g->ref) rr__srv_msg_unref(&c->s->b, g->ref);
-  rr_buf_free(&g->own);
+  if (g->own.cap && g->own.cap <= OWN_SPARE_MAX && c->n_own_spare < 2 && !c->closing) {
+    rr_buf_reset(&g->own);
+    c->own_spare[c->n_own_spare++] = g->own;
+  } else {
+    rr_buf_free(&g->own);
+  }
   memset(g, 0, sizeof *g);
 }
 
@@ -191,7 +215,7 @@ static void seg_release(conn *c, oseg *g) {
 static void q_pop(conn *c, size_t k) {
   for (size_t i = 0; i < k; i++) {
     oseg *g = &c->q[c->q_head++];
-    c->q_bytes -= g->ref ? g->n : g->own.len;
+    c->q_bytes -= seg_len(g);
     seg_release(c, g);
   }
   if (c->q_head == c->q_end) c->q_head = c->q_end = 0;
@@ -199,6 +223,7 @@ static void q_pop(conn *c, size_t k) {
 
 static void q_free_all(conn *c) {
   for (size_t i = c->q_head; i < c->q_end; i++) seg_release(c, &c->q[i]);
+  while (c->n_own_spare) rr_buf_free(&c->own_spare[--c->n_own_spare]);
   rr__free(c->q);
   c->q = NULL;
   c->q_head = c->q_end = c->q_cap = 0;
@@ -225,12 +250,41 @@ static oseg *q_push(conn *c) {
   return g;
 }
 
+/* Releases the first w bytes of the queue (written). */
+static void q_advance(conn *c, size_t w) {
+  while (w && c->q_head < c->q_end) {
+    oseg *g = &c->q[c->q_head];
+    size_t n = seg_len(g);
+    if (w >= n) {
+      w -= n;
+      q_pop(c, 1);
+      continue;
+    }
+    if (g->ref) { g->p += w; g->n -= w; }
+    else g->own_off += w;
+    c->q_bytes -= w;
+    w = 0;
+  }
+}
+
+static size_t q_bufs(conn *c) {
+  size_t k = 0;
+  for (size_t i = c->q_head; i < c->q_end && k < WRITE_SEGS; i++, k++)
+    c->wbufs[k] = uv_buf_init((char *)seg_ptr(&c->q[i]), (unsigned)seg_len(&c->q[i]));
+  return k;
+}
+
+/* Writes the queue: at once as far as the socket takes it (no write request,
+ * no callback a loop turn later), the rest with uv_write. */
 static void conn_kick(conn *c) {
   if (c->writing || c->q_head == c->q_end || c->closing) return;
-  size_t k = 0;
-  for (size_t i = c->q_head; i < c->q_end && k < WRITE_SEGS; i++, k++) {
-    oseg *g = &c->q[i];
-    c->wbufs[k] = g->ref ? uv_buf_init((char *)g->p, (unsigned)g->n) : uv_buf_init((char *)g->own.data, (unsigned)g->own.len);
+  size_t k = q_bufs(c);
+  int w = uv_try_write((uv_stream_t *)&c->tcp, c->wbufs, (unsigned)k);
+  if (w < 0 && w != UV_EAGAIN) { conn_close(c, uv_strerror(w)); return; }
+  if (w > 0) {
+    q_advance(c, (size_t)w);
+    if (c->q_head == c->q_end) return;
+    k = q_bufs(c);
   }
   c->inflight = k;
   c->writing = true;
@@ -264,12 +318,21 @@ static ssize_t conn_try(conn *c, uv_buf_t *bufs, unsigned n) {
   return r > 0 ? r : 0;
 }
 
+/* The last segment of our own if it is not being written (to append to),
+ * else a new one (with a kept buffer if there is one). NULL: out of memory. */
+static oseg *q_own(conn *c) {
+  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
+  if (last && !last->ref) return last;
+  last = q_push(c);
+  if (last && c->n_own_spare) last->own = c->own_spare[--c->n_own_spare];
+  return last;
+}
+
 /* Queues a copy of bytes: appended to the last segment of our own when it
  * is not being written. */
 static bool q_copy(conn *c, const void *p, size_t n) {
   if (!n) return true;
-  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
-  if (!last || last->ref) last = q_push(c);
+  oseg *last = q_own(c);
   if (!last || rr_buf_append(&last->own, p, n) < 0) { conn_close(c, "out of memory"); return false; }
   c->q_bytes += n;
   return true;
@@ -507,8 +570,7 @@ static int h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame
 static ssize_t h2_send(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *ud) {
   conn *c = ud;
   if (backlog(c) >= CONN_BACKLOG) return NGHTTP2_ERR_WOULDBLOCK;
-  oseg *last = c->q_end > c->q_head + c->inflight ? &c->q[c->q_end - 1] : NULL;
-  if (!last || last->ref) last = q_push(c);
+  oseg *last = q_own(c);
   if (!last || rr_buf_append(&last->own, data, length) < 0) {
     snprintf(c->fail, sizeof c->fail, "out of memory");
     return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -578,14 +640,71 @@ static int h2_init(conn *c) {
   return RR_OK;
 }
 
+/* Follows the HTTP/2 frames of input bytes about to be fed to nghttp2
+ * (everything after the connection preface). */
+static void h2_track(conn *c, const uint8_t *p, size_t n) {
+  while (n) {
+    if (c->f_left == 0) {
+      size_t k = 9u - c->fh_have < n ? 9u - c->fh_have : n;
+      memcpy(c->fh + c->fh_have, p, k);
+      c->fh_have = (uint8_t)(c->fh_have + k);
+      p += k;
+      n -= k;
+      if (c->fh_have < 9) return;
+      c->fh_have = 0;
+      c->f_left = (uint32_t)c->fh[0] << 16 | (uint32_t)c->fh[1] << 8 | c->fh[2];
+      bool data = c->fh[3] == NGHTTP2_DATA && !(c->fh[4] & NGHTTP2_FLAG_PADDED);
+      c->f_stream = data ? (int32_t)(((uint32_t)c->fh[5] & 0x7f) << 24 | (uint32_t)c->fh[6] << 16 | (uint32_t)c->fh[7] << 8 | c->fh[8]) : 0;
+      continue;
+    }
+    size_t k = c->f_left < n ? c->f_left : n;
+    c->f_left -= (uint32_t)k;
+    p += k;
+    n -= k;
+  }
+}
+
+/* Where the next read should go on a connection whose WriteMessages stream
+ * carries large messages: body bytes straight into the message being
+ * assembled; a frame header, gRPC header or the short end of a body alone
+ * (a few bytes through the read buffer) so that the large body after them
+ * lands in place. NULL: the shared read buffer, in full (small messages). */
+static uint8_t *h2_read_target(conn *c, size_t *len) {
+  if (!c->f_stream || !c->h2) return NULL;
+  h2_stream *st = nghttp2_session_get_stream_user_data(c->h2, c->f_stream);
+  if (!st || st->kind != ST_WRITE || st->dec.failed) return NULL;
+  size_t k = 0;
+  uint8_t *body = rr__srv_deframer_inplace(&st->dec, &k);
+  bool large = body ? 5 + (size_t)st->dec.need >= INPLACE_MIN : st->dec.last_len >= INPLACE_MIN;
+  if (!large) return NULL;
+  if (c->f_left == 0) {
+    /* a frame header next (probably of this stream's next DATA) */
+    *len = 9u - c->fh_have;
+    return c->s->readbuf;
+  }
+  if (!body) {
+    /* a gRPC header next */
+    if (c->f_left < INPLACE_MIN || st->dec.hdr_have >= 5) return NULL;
+    *len = 5u - st->dec.hdr_have;
+    return c->s->readbuf;
+  }
+  if (k > c->f_left) k = c->f_left;
+  *len = k;
+  return k >= INPLACE_MIN ? body : c->s->readbuf; /* a short end: alone, not with what follows */
+}
+
 static void h2_pump(conn *c) {
   /* nghttp2 writes through h2_send (copies) and h2_send_data (references),
    * both into the output queue; WOULDBLOCK past the backlog bound */
-  if (backlog(c) < CONN_BACKLOG && !c->closing) {
-    int r = nghttp2_session_send(c->h2);
-    if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror(r)); return; }
+  for (int turn = 0; turn < 16; turn++) {
+    if (backlog(c) < CONN_BACKLOG && !c->closing) {
+      int r = nghttp2_session_send(c->h2);
+      if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror(r)); return; }
+    }
+    conn_kick(c);
+    /* written at once: go on while nghttp2 has more */
+    if (c->closing || c->writing || backlog(c) || !nghttp2_session_want_write(c->h2)) break;
   }
-  conn_kick(c);
   if (!c->closing && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && !backlog(c))
     conn_close(c, c->fail[0] ? c->fail : NULL);
 }
@@ -744,28 +863,46 @@ static void h1_grpc_end(conn *c, int status, const char *msg) {
   conn_send1(c, "0\r\n\r\n", 5);
 }
 
+static void h1_fill(conn *c);
+
 static void h1_pump(conn *c) {
   if (c->h1 != H1_STREAM || !c->attached) return;
+  for (;;) {
+    h1_fill(c);
+    conn_kick(c);
+    /* written at once: go on while messages are waiting */
+    if (c->closing || c->writing || backlog(c) >= CONN_BACKLOG || rr__srv_reader_empty(&c->reader)) return;
+  }
+}
+
+static void h1_fill(conn *c) {
   while (backlog(c) < CONN_BACKLOG && !c->closing) {
-    /* one chunk per message (the rest of it): the bytes are referenced, not copied */
     size_t n;
     const uint8_t *p = rr__srv_reader_peek(&c->reader, &n);
     if (!p) break;
-    srv_msg *m = rr__srv_reader_msg(&c->reader);
     char pre[24];
-    int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
     if (n < SMALL_MSG) {
-      /* small: copied together, written at the end in one go */
-      if (!q_copy(c, pre, (size_t)k) || !q_copy(c, p, n) || !q_copy(c, "\r\n", 2)) return;
-      rr__srv_reader_consume(&c->reader, n);
+      /* a run of small messages: copied together into one HTTP chunk */
+      size_t left = rr__srv_reader_small_run(&c->reader, SMALL_MSG, SMALL_RUN);
+      int k = snprintf(pre, sizeof pre, "%zx\r\n", left);
+      if (!q_copy(c, pre, (size_t)k)) return;
+      while (left) {
+        p = rr__srv_reader_peek(&c->reader, &n);
+        if (!q_copy(c, p, n)) return;
+        rr__srv_reader_consume(&c->reader, n);
+        left -= n;
+      }
+      if (!q_copy(c, "\r\n", 2)) return;
       continue;
     }
+    /* one chunk per large message (the rest of it): referenced, not copied */
+    srv_msg *m = rr__srv_reader_msg(&c->reader);
+    int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
     m->refs++; /* conn_send_msg takes its own reference; keep m alive across consume */
     conn_send_msg(c, pre, (size_t)k, m, p, n, "\r\n", 2);
     rr__srv_reader_consume(&c->reader, n);
     rr__srv_msg_unref(&c->s->b, m);
   }
-  conn_kick(c);
 }
 
 /* A whole request head was parsed: decide what to do. Returns false if the
@@ -962,8 +1099,10 @@ static int on_writer_msg(void *ud, srv_msg *fm) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   conn *c = h->data;
-  buf->base = (char *)c->s->readbuf;
-  buf->len = READ_BUF;
+  size_t n = 0;
+  uint8_t *p = c->mode == C_H2 && !c->closing ? h2_read_target(c, &n) : NULL;
+  buf->base = (char *)(p ? p : c->s->readbuf);
+  buf->len = p ? n : READ_BUF;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -993,7 +1132,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       c->mode = C_H2;
       if (h2_init(c) < 0) { conn_close(c, "out of memory"); return; }
       ssize_t r = nghttp2_session_mem_recv(c->h2, c->in.data, c->in.len);
-      rr_buf_free(&c->in);
+      rr_buf_free(&c->in); /* the preface: not a frame, not tracked */
       if (r < 0) { conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror((int)r)); return; }
     } else {
       return; /* a prefix of the preface so far */
@@ -1003,6 +1142,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (c->mode == C_H1) {
     if (n) h1_feed(c, p, n);
   } else if (n) {
+    h2_track(c, p, n);
     ssize_t r = nghttp2_session_mem_recv(c->h2, p, n);
     if (r < 0) {
       conn_close(c, c->fail[0] ? c->fail : nghttp2_strerror((int)r));
@@ -1010,6 +1150,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     }
   }
   if (!c->closing) conn_pump(c);
+  /* readers get what this read brought at once, not after every other
+   * read of this loop turn: their queues stay short, so message buffers
+   * are reused while still in cache */
+  pump_dirty(c->s);
 }
 
 static void conn_pump(conn *c) {
@@ -1106,8 +1250,8 @@ static void stats_sync(rr_server *s) {
   pthread_mutex_unlock(&s->mu);
 }
 
-static void on_check(uv_check_t *h) {
-  rr_server *s = h->data;
+/* Pumps the connections whose readers got messages. */
+static void pump_dirty(rr_server *s) {
   while (s->dirty) {
     conn *c = s->dirty;
     s->dirty = c->dirty_next;
@@ -1133,6 +1277,8 @@ static void on_check(uv_check_t *h) {
     conn_pump(c);
   }
 }
+
+static void on_check(uv_check_t *h) { pump_dirty(h->data); }
 
 static void drain_inbox(rr_server *s) {
   pthread_mutex_lock(&s->mu);
@@ -1173,6 +1319,9 @@ static void on_timer(uv_timer_t *h) {
 
 static void *loop_main(void *arg) {
   rr_server *s = arg;
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), "rr-server"); /* for top -H, perf, per-thread CPU */
+#endif
   uv_run(&s->loop, UV_RUN_DEFAULT);
   return NULL;
 }

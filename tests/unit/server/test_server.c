@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "rerun.h"
 #include "rerun/server.h"
 #include "rerun/store.h"
+#include "sdk/sdk_internal.h"
 #include "server/server_internal.h"
 
 /* A decoded message: kind 1 store info, or kind 2 arrow (static or not) of `n` payload bytes tagged `tag`. */
@@ -529,16 +531,228 @@ static void test_msg_spares(void **state) {
   assert_int_equal(m->cap, 100 << 10);
   assert_int_equal(b.n_spare, 0);
   srv_msg *big = rr__srv_msg_alloc(&b, 40 << 20);   /* over the spare budget: freed when released */
-  srv_msg *small = rr__srv_msg_alloc(&b, 100);      /* too small to keep */
+  srv_msg *small = rr__srv_msg_alloc(&b, 100);      /* small: a 512-byte buffer, kept in its class */
+  assert_int_equal(small->cap, 512);
   srv_msg *ms[3] = {m, big, small};
   for (int i = 0; i < 3; i++) { ms[i]->refs = 1; ms[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, ms[i]); }
   assert_int_equal(b.n_spare, 1);
   assert_true(b.spare_bytes <= SRV_SPARE_BYTES);
+  assert_int_equal(b.small_bytes, 512);
+  assert_ptr_equal(rr__srv_msg_alloc(&b, 300), small); /* same class: reused */
+  assert_int_equal(b.small_bytes, 0);
+  srv_msg *c4 = rr__srv_msg_alloc(&b, 4096 + 5), *c32 = rr__srv_msg_alloc(&b, 32 << 10), *c40 = rr__srv_msg_alloc(&b, 40 << 10);
+  assert_int_equal(c4->cap, 8192);
+  assert_int_equal(c32->cap, 32 << 10);
+  assert_int_equal(c40->cap, 40 << 10); /* above the small classes, below the spares: as asked */
+  srv_msg *ms2[4] = {small, c4, c32, c40};
+  for (int i = 0; i < 4; i++) { ms2[i]->refs = 1; ms2[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, ms2[i]); }
+  assert_int_equal(b.small_bytes, 512 + 8192 + (32 << 10));
+  /* the kept buffers stay within their budget */
+  enum { MANY = (int)(SRV_SMALL_BYTES / 4096) + 16 };
+  static srv_msg *many[MANY];
+  for (int i = 0; i < MANY; i++) many[i] = rr__srv_msg_alloc(&b, 4000);
+  for (int i = 0; i < MANY; i++) { many[i]->refs = 1; many[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, many[i]); }
+  assert_true(b.small_bytes <= SRV_SMALL_BYTES);
+  assert_int_equal(b.live_bytes, 0);
   srv_msg *other = rr__srv_msg_alloc(&b, 300 << 10); /* more than the spare holds: fresh */
   assert_ptr_not_equal(other, m);
   rr__free(other);
-  rr__srv_broker_free(&b); /* frees the spare (ASan checks) */
+  rr__srv_broker_free(&b); /* frees the spare and the kept small buffers (ASan checks) */
   assert_int_equal(b.n_spare, 0);
+  assert_int_equal(b.small_bytes, 0);
+}
+
+/* The gRPC sink's frames (large ones without a copy, split across DATA
+ * frames, small ones batched) and the server's in-place assembly of large
+ * request bodies: every message reaches a gRPC-Web reader byte for byte. */
+struct dechunk {
+  int state; /* 0 size line, 1 data, 2 CRLF after data */
+  size_t left;
+  char line[32];
+  size_t line_len;
+  rr_buf grpc; /* de-chunked gRPC frames */
+};
+
+static void dechunk_feed(struct dechunk *d, const uint8_t *p, size_t n) {
+  while (n) {
+    if (d->state == 0) {
+      char c = (char)*p++;
+      n--;
+      if (c == '\n') {
+        d->line[d->line_len] = 0;
+        d->left = strtoul(d->line, NULL, 16);
+        d->line_len = 0;
+        d->state = d->left ? 1 : 2;
+      } else if (c != '\r' && d->line_len < sizeof d->line - 1) {
+        d->line[d->line_len++] = c;
+      }
+    } else if (d->state == 1) {
+      size_t k = n < d->left ? n : d->left;
+      rr_buf_append(&d->grpc, p, k);
+      p += k; n -= k; d->left -= k;
+      if (!d->left) d->state = 2;
+    } else {
+      if (*p == '\n') d->state = 0;
+      p++; n--;
+    }
+  }
+}
+
+static void test_sink_path_byte_exact(void **state) {
+  (void)state;
+  rr_server_options o;
+  rr_server_options_init(&o);
+  o.bind_host = "127.0.0.1";
+  o.port = 0;
+  rr_server *s = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
+  assert_int_equal(rr_server_start(s, &err), RR_OK);
+  int port = rr_server_port(s);
+  const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\n"
+                     "Host: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
+  int fd = tcp_connect(port);
+  assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+  usleep(50000);
+
+  rr_recording_options ro = {.application_id = "x", .no_start_time = true, .max_bytes_in_flight = 64 << 20};
+  rr_recording *rec = NULL;
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+  struct rr_sink *sink = NULL;
+  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, NULL, &err), RR_OK);
+
+  /* sizes around the sink's no-copy threshold, the server's in-place
+   * threshold and the 1 MiB frame size, mixed with runs of small ones */
+  static const size_t sizes[] = {3u << 20, 27, 100, 1u << 20, 40000, 70000, 5, (2u << 20) + 3, 32768, 65536,
+                                 (1u << 20) - 30, 1, 200000, (5u << 20) + 7};
+  enum { N_SIZES = sizeof sizes / sizeof *sizes, SMALL_RUN = 50 };
+  rr_buf expect = RR_BUF_INIT; /* the gRPC frames the reader must see, in order */
+  uint8_t *pay = rr__malloc((6u << 20));
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < (6u << 20); i++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; pay[i] = (uint8_t)x; }
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  int n_msgs = 0;
+  for (int i = 0; i < N_SIZES; i++) {
+    for (int j = 0; j <= SMALL_RUN; j++) {
+      size_t n = j == SMALL_RUN ? sizes[i] : (size_t)(j * 37 % 3000);
+      rr_log_msg m;
+      memset(&m, 0, sizeof m);
+      m.kind = RR_MSG_ARROW;
+      m.store_id = id;
+      m.arrow.ipc.ptr = pay + (size_t)(i * 131 + j);
+      m.arrow.ipc.len = n;
+      m.arrow.has_is_static = true;
+      rr_buf pb = RR_BUF_INIT;
+      assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+      uint8_t prefix[32];
+      int pl = rr_grpc_logmsg_prefix(prefix, RR_MSG_ARROW, pb.len);
+      assert_true(pl > 0);
+      rr_buf_append(&expect, prefix, (size_t)pl);
+      rr_buf_append(&expect, pb.data, pb.len);
+      struct rr_msg msg = {NULL, RR_MSG_ARROW, pb.len, pb.data, 0, NULL};
+      assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
+      rr_buf_free(&pb);
+      n_msgs++;
+    }
+  }
+  /* read while the sink sends: its queue may exceed the socket buffers */
+  struct dechunk d = {0};
+  rr_buf head = RR_BUF_INIT;
+  bool in_body = false;
+  int64_t end = rr__mono_ns() + 20000000000LL;
+  uint8_t *tmp = rr__malloc(1 << 20);
+  while (d.grpc.len < expect.len && rr__mono_ns() < end) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, 100) <= 0) continue;
+    ssize_t n = read(fd, tmp, 1 << 20);
+    if (n <= 0) break;
+    if (in_body) { dechunk_feed(&d, tmp, (size_t)n); continue; }
+    rr_buf_append(&head, tmp, (size_t)n);
+    uint8_t *e = memmem(head.data, head.len, "\r\n\r\n", 4);
+    if (!e) continue;
+    in_body = true;
+    dechunk_feed(&d, e + 4, head.len - (size_t)(e + 4 - head.data));
+  }
+  assert_int_equal(sink->flush(sink, &err), RR_OK);
+  assert_int_equal(d.grpc.len, expect.len);
+  assert_memory_equal(d.grpc.data, expect.data, expect.len);
+  rr_server_stats st;
+  stats(s, &st);
+  assert_int_equal(st.messages_received, (uint64_t)n_msgs);
+  sink->close(sink);
+  close(fd);
+  rr_recording_free(rec);
+  rr_buf_free(&head);
+  rr_buf_free(&d.grpc);
+  rr_buf_free(&expect);
+  rr__free(tmp);
+  rr__free(pay);
+  rr_server_free(s);
+}
+
+/* The sink loses its server in the middle of a stream of small messages
+ * (appended together into blocks, one of them half sent) and reconnects to
+ * a new server on the same port: it resumes at a message boundary, so the
+ * new server gets only whole, valid messages (a partial one would make it
+ * drop the client). */
+static void test_sink_reconnect_whole_messages(void **state) {
+  (void)state;
+  rr_server_options o;
+  rr_server_options_init(&o);
+  o.bind_host = "127.0.0.1";
+  o.port = 0;
+  rr_server *a = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_server_new(&a, &o, &err), RR_OK);
+  assert_int_equal(rr_server_start(a, &err), RR_OK);
+  int port = rr_server_port(a);
+  rr_recording_options ro = {.application_id = "x", .no_start_time = true, .max_bytes_in_flight = 256 << 20};
+  rr_recording *rec = NULL;
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+  struct rr_sink *sink = NULL;
+  rr_grpc_options go = {.flush_timeout_sec = 10};
+  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
+  static uint8_t pay[4000];
+  for (size_t i = 0; i < sizeof pay; i++) pay[i] = (uint8_t)(i * 31);
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  enum { N = 20000 };
+  uint64_t sent = 0;
+  for (int i = 0; i < 2 * N; i++) {
+    if (i == N) {
+      rr_server_free(a); /* mid-stream: some of it in flight, a block half sent */
+      o.port = port;
+      a = NULL;
+      assert_int_equal(rr_server_new(&a, &o, &err), RR_OK);
+      assert_int_equal(rr_server_start(a, &err), RR_OK);
+      sent = 0;
+    }
+    rr_log_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = RR_MSG_ARROW;
+    m.store_id = id;
+    m.arrow.ipc.ptr = pay;
+    m.arrow.ipc.len = 50 + (size_t)(i * 7919) % 3000;
+    m.arrow.has_is_static = true;
+    rr_buf pb = RR_BUF_INIT;
+    assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+    struct rr_msg msg = {NULL, RR_MSG_ARROW, pb.len, pb.data, 0, NULL};
+    assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
+    rr_buf_free(&pb);
+    sent++;
+  }
+  assert_int_equal(sink->flush(sink, &err), RR_OK);
+  rr_server_stats st;
+  for (int i = 0; i < 500; i++) { stats(a, &st); if (st.messages_received >= sent) break; usleep(10000); }
+  assert_true(st.messages_received >= sent);      /* all written after the switch (and maybe some before) */
+  assert_true(st.messages_received <= 2 * sent);
+  assert_int_equal(st.clients_dropped, 0);         /* nothing malformed */
+  sink->close(sink);
+  rr_recording_free(rec);
+  rr_server_free(a);
 }
 
 int main(void) {
@@ -546,7 +760,8 @@ int main(void) {
       cmocka_unit_test(test_history_order), cmocka_unit_test(test_memory_limit),
       cmocka_unit_test(test_reader_overflow), cmocka_unit_test(test_server_loopback),
       cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer), cmocka_unit_test(test_msg_spares),
-      cmocka_unit_test(test_server_large_forwarding),
+      cmocka_unit_test(test_server_large_forwarding), cmocka_unit_test(test_sink_path_byte_exact),
+      cmocka_unit_test(test_sink_reconnect_whole_messages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
