@@ -490,14 +490,34 @@ static int write_eos(rr_buf *out) {
   return rr_buf_append_u32le(out, 0);
 }
 
-int rr_arrow_ipc_write_segs(rr_segs *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
-                            int alignment, rr_error *err) {
-  if (!out || !out->own || !schema) return rr__err(err, RR_EINVAL, "arrow ipc write: NULL argument");
+static int check_args(const void *out, const struct ArrowSchema *schema, int alignment, rr_error *err) {
+  if (!out || !schema) return rr__err(err, RR_EINVAL, "arrow ipc write: NULL argument");
   if (alignment != 8 && alignment != 64)
     return rr__err(err, RR_EINVAL, "arrow ipc write: alignment must be 8 or 64, not %d", alignment);
-  int rc = write_schema_message(out->own, schema, alignment, err);
-  if (rc == RR_OK) rc = write_batch_message(out, schema, batch, alignment, err);
+  return RR_OK;
+}
+
+int rr_arrow_ipc_write_schema_msg(rr_buf *out, const struct ArrowSchema *schema, int alignment, rr_error *err) {
+  RR_TRY(check_args(out, schema, alignment, err));
+  size_t start = out->len;
+  int rc = write_schema_message(out, schema, alignment, err);
+  if (rc != RR_OK) out->len = start;
+  return rc;
+}
+
+int rr_arrow_ipc_write_batch_segs(rr_segs *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                                  int alignment, rr_error *err) {
+  RR_TRY(check_args(out ? out->own : NULL, schema, alignment, err));
+  int rc = write_batch_message(out, schema, batch, alignment, err);
   if (rc == RR_OK && (rc = write_eos(out->own)) != RR_OK) rr__err(err, rc, "arrow ipc write: out of memory");
+  return rc;
+}
+
+int rr_arrow_ipc_write_segs(rr_segs *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                            int alignment, rr_error *err) {
+  RR_TRY(check_args(out ? out->own : NULL, schema, alignment, err));
+  int rc = write_schema_message(out->own, schema, alignment, err);
+  if (rc == RR_OK) rc = rr_arrow_ipc_write_batch_segs(out, schema, batch, alignment, err);
   return rc;
 }
 

@@ -142,6 +142,12 @@ int rr_arrow_ipc_write(rr_buf *out, const struct ArrowSchema *schema,
  * caller discards it). */
 int rr_arrow_ipc_write_segs(rr_segs *out, const struct ArrowSchema *schema,
                             const struct ArrowArray *batch, int alignment, rr_error *err);
+/* The two halves of rr_arrow_ipc_write_segs, for callers that keep the
+ * Schema message of schemas they write often: the Schema message alone, then
+ * the RecordBatch message and EOS. */
+int rr_arrow_ipc_write_schema_msg(rr_buf *out, const struct ArrowSchema *schema, int alignment, rr_error *err);
+int rr_arrow_ipc_write_batch_segs(rr_segs *out, const struct ArrowSchema *schema,
+                                  const struct ArrowArray *batch, int alignment, rr_error *err);
 /* Appends a stream holding only the Schema message and EOS. */
 int rr_arrow_ipc_write_schema(rr_buf *out, const struct ArrowSchema *schema, rr_error *err);
 

@@ -651,6 +651,7 @@ void rr__recording_release(rr_recording *rec) {
     rr__msg_free(m);
   }
   for (int i = 0; i < rec->n_spare; i++) rr__free(rec->spare[i].p);
+  rr__schema_cache_free(&rec->schemas);
   if (rec->sink) rec->sink->close(rec->sink);
   pthread_mutex_destroy(&rec->mu);
   pthread_mutex_destroy(&rec->sink_mu);

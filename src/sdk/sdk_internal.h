@@ -144,6 +144,14 @@ struct rr_recording {
   struct rr_msg *buf_head, *buf_tail; /* buffered messages (also replayed to a new sink) */
   bool buffered_keep;       /* keep buffered history */
   bool store_info_sent;
+  size_t enc_size_hint;     /* batcher thread: bytes the last encoded message owned */
+  /* Batcher thread: Arrow Schema messages of recent chunk schemas, keyed by
+   * the schema without its chunk id ("rerun:id"), which is patched in. */
+  struct rr_schema_cache {
+    struct { rr_buf key, msg; size_t id_at; } e[8];
+    unsigned next;
+    rr_buf scratch; /* the key being looked up */
+  } schemas;
 
   rr_recording_stats stats;
   struct rr_recording *next_live; /* list of live streams, for fork handling */
@@ -180,6 +188,7 @@ int rr__report(const rr_recording *rec, int rc, rr_error *err, const char *what)
 /* Encoding helpers, used by the batcher thread. */
 int rr__encode_store_info(rr_recording *rec, struct rr_msg **out, rr_error *err);
 int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg **out, rr_error *err);
+void rr__schema_cache_free(struct rr_schema_cache *sc);
 
 /* sink_grpc.c / spawn.c: the gRPC sink (see rerun/net.h). */
 struct rr_grpc_options;

@@ -242,12 +242,76 @@ static void test_column_type_change_between_log_paths(void **state) {
   rr_free(bytes);
 }
 
+/* One-row chunks of two entities, interleaved: their Schema messages come
+ * from the encoder's cache with the chunk id patched in. Every chunk's
+ * schema must name its own ArrowMsg chunk id, and its bytes must be those
+ * the uncached writer gives for the decoded schema and batch. */
+static void test_cached_schema_messages(void **state) {
+  (void)state;
+  rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = true, .flush_num_rows = 1};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+  for (int i = 0; i < 40; i++) {
+    rr_set_time_sequence(rec, "step", i % 7); /* some chunks of a timeline... */
+    rr_scalar v = i;
+    rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+    assert_int_equal(rr_log(rec, i % 2 ? "a" : "b/c", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+    if (i % 10 == 9) {
+      rr_text txt = "hello";
+      rr_text_log t = {.text = &txt, .num_text = 1}; /* ...and another schema */
+      assert_int_equal(rr_log(rec, "a", RR_ARCHETYPE_TEXT_LOG, &t, NULL), RR_OK);
+    }
+  }
+  uint8_t *bytes;
+  size_t len;
+  assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
+  rr_recording_free(rec);
+  rr_rrd_decoder *dec;
+  assert_int_equal(rr_rrd_decoder_new(&dec, NULL), RR_OK);
+  rr_rrd_decoder_feed(dec, bytes, len);
+  rr_rrd_decoder_finish(dec);
+  int chunks = 0;
+  for (;;) {
+    rr_log_msg *m = NULL;
+    rr_error err = {0};
+    int rc = rr_rrd_decoder_next(dec, &m, &err);
+    if (rc == RR_EEOF) break;
+    assert_int_equal(rc, RR_OK);
+    if (m->kind == RR_MSG_ARROW) {
+      assert_true(m->arrow.has_chunk_id);
+      char want[40] = "chunk_";
+      rr__tuid_format(m->arrow.chunk_id, want + 6);
+      struct ArrowSchema sch;
+      struct ArrowArray arr;
+      assert_int_equal(rr_arrow_ipc_read(m->arrow.ipc.ptr, m->arrow.ipc.len, NULL, NULL, &sch, &arr, &err), RR_OK);
+      rr_str id;
+      assert_int_equal(rr_arrow_metadata_get(sch.metadata, "rerun:id", &id), RR_OK);
+      assert_int_equal(id.len, 38);
+      assert_memory_equal(id.ptr, want, 38);
+      rr_buf again = RR_BUF_INIT;
+      assert_int_equal(rr_arrow_ipc_write(&again, &sch, &arr, 64, &err), RR_OK);
+      assert_int_equal(again.len, m->arrow.ipc.len);
+      assert_memory_equal(again.data, m->arrow.ipc.ptr, again.len);
+      rr_buf_free(&again);
+      arr.release(&arr);
+      sch.release(&sch);
+      chunks++;
+    }
+    rr_log_msg_free(m);
+  }
+  assert_int_equal(chunks, 45); /* 40 + 4 rows and the recording properties (start time) */
+  rr_rrd_decoder_free(dec);
+  rr_free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recycled_buffers_keep_values),
       cmocka_unit_test(test_dropped_buffers_recycled),
       cmocka_unit_test(test_large_row_file),
       cmocka_unit_test(test_column_type_change_between_log_paths),
+      cmocka_unit_test(test_cached_schema_messages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
