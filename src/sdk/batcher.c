@@ -499,6 +499,7 @@ static void write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
  * the queue where the backpressure policy can see (and drop) it. */
 void *rr__batcher_main(void *arg) {
   rr_recording *rec = arg;
+  pthread_setname_np(pthread_self(), "rr-batcher"); /* for top -H, perf, per-thread CPU */
   pthread_mutex_lock(&rec->mu);
   int64_t last_tick = rr__mono_ns(), next_tick;
   uint64_t closed_gen = rec->flush_done; /* flush generation whose rows are all closed */
