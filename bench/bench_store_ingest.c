@@ -136,9 +136,10 @@ int main(int argc, char **argv) {
     FILE *r = fopen(path, "rb");
     char *buf = malloc(1 << 20);
     size_t n;
-    volatile size_t total = 0;
-    while ((n = fread(buf, 1, 1 << 20, r)) > 0) total += n;
+    double total = 0;
+    while ((n = fread(buf, 1, 1 << 20, r)) > 0) total += (double)n;
     fclose(r);
+    if (total < written) { printf("baseline read %.0f of %.0f bytes\n", total, written); return 1; }
     free(buf);
     char *dst = malloc((size_t)blocks[0].raw + 64);
     for (size_t i = 0; i < nblocks; i++)

@@ -21,6 +21,10 @@
 #include "rerun/common.pb-c.h"
 #include "rerun/log_msg.pb-c.h"
 
+/* StoreInfo.application_id is deprecated in Rerun's schema, and we still
+ * read it from old files; the generated initialiser names it too. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 typedef Rerun__Common__V1alpha1__Tuid PbTuid;
 typedef Rerun__Common__V1alpha1__StoreId PbStoreId;
 typedef Rerun__Common__V1alpha1__ApplicationId PbAppId;

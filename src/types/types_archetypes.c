@@ -11,12 +11,17 @@
 /* Compile-time check that every field's C type is the C type of its
  * component in the catalogue: the pointer initialisation below is a
  * constraint violation (an error under -Werror) when they differ. */
+#if defined(__GNUC__)
+#  define RR__UNUSED __attribute__((unused))
+#else
+#  define RR__UNUSED
+#endif
 #define RR__CTYPE_TYPEDEF(Name, ctype, rep, param) typedef ctype rr__ctype_##Name;
 RR__COMPONENT_TABLE(RR__CTYPE_TYPEDEF)
 #undef RR__CTYPE_TYPEDEF
 #define RR__CHK_A(ID, Name, snake)
 #define RR__CHK_F(snake, Name, field, Comp, ctype, kind, card)                  \
-  static inline const void *check_##snake##_##field(const rr_##snake *s) {      \
+  RR__UNUSED static inline const void *check_##snake##_##field(const rr_##snake *s) { \
     const rr__ctype_##Comp *p = s->field;                                       \
     return p;                                                                   \
   }

@@ -39,9 +39,10 @@ static void test_json(void **state) {
   rr__json_free(j);
   rr_buf_free(&b);
 
+  /* the last one nests deeper than the parser allows */
+  static const char deep[] = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]";
   static const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "\"\\ud800\"", "\"\x01\"", "01", "1.", "tru",
-                              "{\"a\":1} x", "\"\xff\"", "\"\\x\"", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-                              "[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"};
+                              "{\"a\":1} x", "\"\xff\"", "\"\\x\"", deep};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     rr_error err = {0};
     struct rr_json *x = (struct rr_json *)1;
