@@ -201,18 +201,26 @@ static void wait_for(rr_server *s, uint64_t msgs) {
   }
 }
 
-static void test_server_loopback(void **state) {
+/* A server on 127.0.0.1 at a free port (or `port` when > 0), started;
+ * `hub` (may be NULL) receives its recordings. */
+static rr_server *loopback_server(rr_store_hub *hub, int port) {
   rr_server_options o;
   rr_server_options_init(&o);
   o.bind_host = "127.0.0.1";
-  o.port = 0;
-  rr_store_hub *hub = NULL;
-  assert_int_equal(rr_store_hub_new(&hub, NULL), RR_OK);
+  o.port = port;
   o.store = hub;
   rr_server *s = NULL;
   rr_error err = {0};
   assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
   assert_int_equal(rr_server_start(s, &err), RR_OK);
+  return s;
+}
+
+static void test_server_loopback(void **state) {
+  rr_store_hub *hub = NULL;
+  assert_int_equal(rr_store_hub_new(&hub, NULL), RR_OK);
+  rr_server *s = loopback_server(hub, 0);
+  rr_error err = {0};
   int port = rr_server_port(s);
   assert_true(port > 0);
 
@@ -299,14 +307,8 @@ static void test_server_loopback(void **state) {
  * reader attached later gets the same bytes from the history. */
 static void test_server_large_forwarding(void **state) {
   (void)state;
-  rr_server_options o;
-  rr_server_options_init(&o);
-  o.bind_host = "127.0.0.1";
-  o.port = 0;
-  rr_server *s = NULL;
+  rr_server *s = loopback_server(NULL, 0);
   rr_error err = {0};
-  assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
-  assert_int_equal(rr_server_start(s, &err), RR_OK);
   int port = rr_server_port(s);
   const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\n"
                      "Host: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
@@ -600,14 +602,8 @@ static void dechunk_feed(struct dechunk *d, const uint8_t *p, size_t n) {
 
 static void test_sink_path_byte_exact(void **state) {
   (void)state;
-  rr_server_options o;
-  rr_server_options_init(&o);
-  o.bind_host = "127.0.0.1";
-  o.port = 0;
-  rr_server *s = NULL;
+  rr_server *s = loopback_server(NULL, 0);
   rr_error err = {0};
-  assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
-  assert_int_equal(rr_server_start(s, &err), RR_OK);
   int port = rr_server_port(s);
   const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\n"
                      "Host: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
@@ -699,14 +695,8 @@ static void test_sink_path_byte_exact(void **state) {
  * drop the client). */
 static void test_sink_reconnect_whole_messages(void **state) {
   (void)state;
-  rr_server_options o;
-  rr_server_options_init(&o);
-  o.bind_host = "127.0.0.1";
-  o.port = 0;
-  rr_server *a = NULL;
+  rr_server *a = loopback_server(NULL, 0);
   rr_error err = {0};
-  assert_int_equal(rr_server_new(&a, &o, &err), RR_OK);
-  assert_int_equal(rr_server_start(a, &err), RR_OK);
   int port = rr_server_port(a);
   rr_recording_options ro = {.application_id = "x", .no_start_time = true, .max_bytes_in_flight = 256 << 20};
   rr_recording *rec = NULL;
@@ -724,10 +714,7 @@ static void test_sink_reconnect_whole_messages(void **state) {
   for (int i = 0; i < 2 * N; i++) {
     if (i == N) {
       rr_server_free(a); /* mid-stream: some of it in flight, a block half sent */
-      o.port = port;
-      a = NULL;
-      assert_int_equal(rr_server_new(&a, &o, &err), RR_OK);
-      assert_int_equal(rr_server_start(a, &err), RR_OK);
+      a = loopback_server(NULL, port);
       sent = 0;
     }
     rr_log_msg m;
