@@ -30,6 +30,26 @@ if [ "${RR_SKIP_ASAN:-0}" != 1 ]; then
   grep -E 'tests passed|tests failed' "$log/ctest-asan.log" | tail -1 | sed 's/^/c (asan+ubsan): /'
 fi
 
+# 2b. The libFuzzer targets build with clang (-Werror: clang warns where gcc
+# does not) and each runs briefly from its corpus (`make fuzz` for long runs).
+if command -v clang >/dev/null && [ "${RR_SKIP_FUZZ:-0}" != 1 ]; then
+  fuzz_smoke() {
+    make -s fuzz || return 1
+    local n=0 t
+    for t in build-fuzz/fuzz/fuzz_*; do
+      [ -x "$t" ] || continue
+      local name=${t##*/} work
+      work=$(mktemp -d)
+      cp fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
+      "$t" -max_total_time=10 -rss_limit_mb=4096 -artifact_prefix="$log/$name-" "$work" >"$log/$name.log" 2>&1 || { rm -rf "$work"; echo "$name crashed: $log/$name.log"; return 1; }
+      rm -rf "$work"
+      n=$((n + 1))
+    done
+    echo "fuzz: $n targets built with clang, 10 s each from their corpus, no crash"
+  }
+  run fuzz fuzz_smoke; grep -E '^fuzz: ' "$log/fuzz.log"
+fi
+
 run analytics /usr/bin/python3 tests/cli/analytics/run.py "$BUILD/rerun"; grep -E '^analytics: [0-9]+ passed' "$log/analytics.log"
 run rrd-cli bash tests/cli/rrd/run.sh "$BUILD"; grep -E '^rrd-cli: [0-9]+ passed' "$log/rrd-cli.log"
 
