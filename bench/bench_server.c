@@ -31,6 +31,7 @@
 #include "net/rr_net.h"
 #include "rerun.h"
 #include "rerun/server.h"
+#include "../tests/common/http_chunked.h"
 
 static double now_s(void) { return (double)rr__mono_ns() / 1e9; }
 
@@ -139,10 +140,7 @@ struct reader {
   pthread_cond_t cv;
   uint64_t msgs, bytes; /* ArrowMsgs received and their frame bytes */
   double last_t;
-  int state;            /* chunked decoding: 0 size line, 1 data, 2 CRLF after data */
-  size_t chunk_left;
-  char line[32];
-  size_t line_len;
+  struct http_dechunk dc; /* the HTTP/1.1 chunked body */
   bool head_done;
   /* gRPC frames, counted without assembling them (a reader that keeps up
    * as raw TCP's does: the server's path is measured, not this decoding) */
@@ -188,30 +186,8 @@ static void feed_grpc(struct reader *r, const uint8_t *p, size_t n) {
   }
 }
 
-static void feed_chunked(struct reader *r, const uint8_t *p, size_t n) {
-  while (n) {
-    if (r->state == 0) {
-      char c = (char)*p++;
-      n--;
-      if (c == '\n') {
-        r->line[r->line_len] = 0;
-        r->chunk_left = strtoul(r->line, NULL, 16);
-        r->line_len = 0;
-        r->state = r->chunk_left ? 1 : 2;
-      } else if (c != '\r' && r->line_len < sizeof r->line - 1) {
-        r->line[r->line_len++] = c;
-      }
-    } else if (r->state == 1) {
-      size_t k = n < r->chunk_left ? n : r->chunk_left;
-      feed_grpc(r, p, k);
-      p += k; n -= k; r->chunk_left -= k;
-      if (!r->chunk_left) r->state = 2;
-    } else {
-      if (*p == '\n') r->state = 0;
-      p++; n--;
-    }
-  }
-}
+static void on_payload(void *ud, const uint8_t *p, size_t n) { feed_grpc(ud, p, n); }
+static void feed_chunked(struct reader *r, const uint8_t *p, size_t n) { http_dechunk_feed(&r->dc, p, n, on_payload, r); }
 
 static void *reader_main(void *arg) {
   struct reader *r = arg;

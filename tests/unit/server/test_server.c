@@ -15,6 +15,7 @@
 
 #include "encoding/rr_encoding.h"
 #include "net/rr_net.h"
+#include "../../common/http_chunked.h"
 #include "rerun.h"
 #include "rerun/server.h"
 #include "rerun/store.h"
@@ -568,37 +569,12 @@ static void test_msg_spares(void **state) {
  * frames, small ones batched) and the server's in-place assembly of large
  * request bodies: every message reaches a gRPC-Web reader byte for byte. */
 struct dechunk {
-  int state; /* 0 size line, 1 data, 2 CRLF after data */
-  size_t left;
-  char line[32];
-  size_t line_len;
+  struct http_dechunk dc;
   rr_buf grpc; /* de-chunked gRPC frames */
 };
 
-static void dechunk_feed(struct dechunk *d, const uint8_t *p, size_t n) {
-  while (n) {
-    if (d->state == 0) {
-      char c = (char)*p++;
-      n--;
-      if (c == '\n') {
-        d->line[d->line_len] = 0;
-        d->left = strtoul(d->line, NULL, 16);
-        d->line_len = 0;
-        d->state = d->left ? 1 : 2;
-      } else if (c != '\r' && d->line_len < sizeof d->line - 1) {
-        d->line[d->line_len++] = c;
-      }
-    } else if (d->state == 1) {
-      size_t k = n < d->left ? n : d->left;
-      rr_buf_append(&d->grpc, p, k);
-      p += k; n -= k; d->left -= k;
-      if (!d->left) d->state = 2;
-    } else {
-      if (*p == '\n') d->state = 0;
-      p++; n--;
-    }
-  }
-}
+static void append_grpc(void *ud, const uint8_t *p, size_t n) { rr_buf_append(&((struct dechunk *)ud)->grpc, p, n); }
+static void dechunk_feed(struct dechunk *d, const uint8_t *p, size_t n) { http_dechunk_feed(&d->dc, p, n, append_grpc, d); }
 
 static void test_sink_path_byte_exact(void **state) {
   (void)state;
