@@ -347,6 +347,32 @@ bool rr_arrow_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema
   return true;
 }
 
+static size_t metadata_len(const char *metadata) {
+  const uint8_t *m = (const uint8_t *)metadata;
+  int32_t n = (int32_t)rr__get_u32le(m);
+  size_t pos = 4;
+  for (int32_t i = 0; i < n; i++) {
+    pos += 4 + rr__get_u32le(m + pos);
+    pos += 4 + rr__get_u32le(m + pos);
+  }
+  return pos;
+}
+
+static int schema_key(rr_buf *k, const struct ArrowSchema *s, int depth) {
+  if (depth > 64 || !s || !s->format) return RR_EINVAL;
+  size_t fl = strlen(s->format), nl = s->name ? strlen(s->name) : 0;
+  size_t ml = s->metadata ? metadata_len(s->metadata) : 0;
+  uint64_t hdr[5] = {fl, nl, ml, (uint64_t)s->flags, (uint64_t)s->n_children};
+  RR_TRY(rr_buf_append(k, hdr, sizeof hdr));
+  RR_TRY(rr_buf_append(k, s->format, fl));
+  RR_TRY(rr_buf_append(k, s->name, nl));
+  RR_TRY(rr_buf_append(k, s->metadata, ml));
+  for (int64_t i = 0; i < s->n_children; i++) RR_TRY(schema_key(k, s->children[i], depth + 1));
+  return RR_OK;
+}
+
+int rr_arrow_schema_key(rr_buf *key, const struct ArrowSchema *s) { return schema_key(key, s, 0); }
+
 /* ---- human-readable ------------------------------------------------------ */
 
 static int appendf(rr_buf *b, const char *fmt, ...) RR__PRINTF(2, 3);

@@ -42,6 +42,11 @@ void rr_arrow_schema_move(struct ArrowSchema *src, struct ArrowSchema *dst);
 /* Structural type equality. With `strict`, also child names, nullability
  * flags and metadata (the viewer's notion of "same datatype"). */
 bool rr_arrow_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b, bool strict);
+/* Appends to `key` bytes that identify the schema: format, name, flags,
+ * metadata and children, recursively. Two schemas append the same bytes
+ * exactly when they are strictly equal with the same metadata order (a
+ * cache key; cheaper than comparing against every cached schema). */
+int rr_arrow_schema_key(rr_buf *key, const struct ArrowSchema *s);
 /* Human-readable type, e.g. "List<item: FixedSizeList<3, item: Float32>>". */
 int rr_arrow_schema_format(const struct ArrowSchema *s, rr_buf *out);
 

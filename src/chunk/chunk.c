@@ -123,43 +123,74 @@ static int tl_order(const void *pa, const void *pb) {
 
 static rr_str S(const char *s) { rr_str r = {s, s ? strlen(s) : 0}; return r; }
 
-/* Keeps the borrowed buffer pointer arrays alive as long as the batch. */
-struct batch_private {
-  const void **bufs; /* 2 per row-id/timeline column */
+/* The batch's columns in Rerun's order: tl[] and co[] index the chunk's
+ * timelines and components. Small chunks keep the indices on the stack. */
+struct col_order {
+  size_t *tl, *co;
+  size_t small[16];
 };
 
-static void release_batch(struct ArrowArray *a) {
-  for (int64_t i = 0; i < a->n_children; i++)
-    if (a->children[i]->release) a->children[i]->release(a->children[i]);
-  struct batch_private *p = a->private_data;
-  rr__free(p->bufs);
-  rr__free(p);
-  rr__free(a->children[0]);
-  rr__free(a->children);
-  a->release = NULL;
+static int col_order_init(struct col_order *o, const struct rr_chunk *c) {
+  size_t n = c->n_timelines + c->n_components;
+  o->tl = n <= 16 ? o->small : rr__malloc(n * sizeof *o->tl);
+  if (!o->tl) return RR_ENOMEM;
+  o->co = o->tl + c->n_timelines;
+  for (size_t i = 0; i < c->n_timelines; i++) o->tl[i] = i;
+  for (size_t i = 0; i < c->n_components; i++) o->co[i] = i;
+  t_chunk = c;
+  if (c->n_timelines > 1) qsort(o->tl, c->n_timelines, sizeof *o->tl, tl_order);
+  if (c->n_components > 1) qsort(o->co, c->n_components, sizeof *o->co, comp_order);
+  return RR_OK;
 }
 
-int rr__chunk_to_batch(const struct rr_chunk *c, struct ArrowSchema *schema,
-                       struct ArrowArray *batch, rr_error *err) {
-  size_t ncols = 1 + c->n_timelines + c->n_components;
-  size_t *tl_idx = rr__malloc((c->n_timelines + 1) * sizeof *tl_idx);
-  size_t *co_idx = rr__malloc((c->n_components + 1) * sizeof *co_idx);
-  struct batch_private *priv = rr__calloc(1, sizeof *priv);
-  struct ArrowArray **kids = rr__calloc(ncols, sizeof *kids);
-  struct ArrowArray *kidmem = rr__calloc(ncols, sizeof *kidmem);
-  if (priv) priv->bufs = rr__calloc(2 * (1 + c->n_timelines), sizeof *priv->bufs);
-  int rc = (tl_idx && co_idx && priv && priv->bufs && kids && kidmem) ? RR_OK : RR_ENOMEM;
-  bool schema_ok = false;
-  if (rc < 0) goto fail;
-  for (size_t i = 0; i < c->n_timelines; i++) tl_idx[i] = i;
-  for (size_t i = 0; i < c->n_components; i++) co_idx[i] = i;
-  t_chunk = c;
-  qsort(tl_idx, c->n_timelines, sizeof *tl_idx, tl_order);
-  qsort(co_idx, c->n_components, sizeof *co_idx, comp_order);
+static void col_order_free(struct col_order *o) {
+  if (o->tl != o->small) rr__free(o->tl);
+}
 
-  /* schema */
-  if ((rc = rr_arrow_schema_init(schema, "+s", "", 0, (int64_t)ncols)) < 0) goto fail;
-  schema_ok = true;
+static bool rows_sorted(const struct rr_chunk *c) {
+  for (int64_t i = 1; i < c->num_rows; i++)
+    if (row_cmp(c->row_ids, i - 1, i) > 0) return false;
+  return true;
+}
+
+static bool times_sorted(const struct rr_chunk *c, const struct rr_chunk_timeline *tl) {
+  for (int64_t i = 1; i < c->num_rows; i++)
+    if (tl->times[i - 1] > tl->times[i]) return false;
+  return true;
+}
+
+static int key_str(rr_buf *k, const char *s) {
+  uint32_t n = s ? (uint32_t)strlen(s) : UINT32_MAX;
+  RR_TRY(rr_buf_append(k, &n, 4));
+  return s ? rr_buf_append(k, s, n) : RR_OK;
+}
+
+/* Everything rr__chunk_schema reads, in the chunk's own order. */
+int rr__chunk_schema_key(const struct rr_chunk *c, rr_buf *key) {
+  uint64_t hdr[3] = {c->n_timelines, c->n_components, rows_sorted(c)};
+  RR_TRY(rr_buf_append(key, hdr, sizeof hdr));
+  RR_TRY(key_str(key, c->entity_path));
+  for (size_t t = 0; t < c->n_timelines; t++) {
+    const struct rr_chunk_timeline *tl = &c->timelines[t];
+    int32_t v[2] = {tl->type, times_sorted(c, tl)};
+    RR_TRY(rr_buf_append(key, v, sizeof v));
+    RR_TRY(key_str(key, tl->name));
+  }
+  for (size_t k = 0; k < c->n_components; k++) {
+    const struct rr_chunk_component *col = &c->components[k];
+    RR_TRY(key_str(key, col->component));
+    RR_TRY(key_str(key, col->archetype));
+    RR_TRY(key_str(key, col->component_type));
+    if (col->list_type.n_children != 1) return RR_EINVAL;
+    RR_TRY(rr_arrow_schema_key(key, col->list_type.children[0]));
+  }
+  return RR_OK;
+}
+
+static int chunk_schema(const struct rr_chunk *c, const struct col_order *o, struct ArrowSchema *schema) {
+  size_t ncols = 1 + c->n_timelines + c->n_components;
+  RR_TRY(rr_arrow_schema_init(schema, "+s", "", 0, (int64_t)ncols));
+  int rc;
   char idbuf[40];
   rr__tuid_format(c->id, idbuf + 6);
   memcpy(idbuf, "chunk_", 6);
@@ -168,39 +199,30 @@ int rr__chunk_to_batch(const struct rr_chunk *c, struct ArrowSchema *schema,
                           {S("sorbet:version"), S("0.1.3")}};
   if ((rc = rr_arrow_schema_set_metadata(schema, smeta, 3)) < 0) goto fail;
 
-  bool rows_sorted = true;
-  for (int64_t i = 1; i < c->num_rows && rows_sorted; i++)
-    rows_sorted = row_cmp(c->row_ids, i - 1, i) <= 0;
   struct ArrowSchema *f = schema->children[0];
   if ((rc = rr_arrow_schema_init(f, "w:16", "rerun.controls.RowId", 0, 0)) < 0) goto fail;
   rr_arrow_kv rmeta[4] = {{S("ARROW:extension:metadata"), S("{\"namespace\":\"row\"}")},
                           {S("ARROW:extension:name"), S("rerun.datatypes.TUID")},
                           {S("rerun:kind"), S("control")},
                           {S("rerun:is_sorted"), S("true")}};
-  if ((rc = rr_arrow_schema_set_metadata(f, rmeta, rows_sorted ? 4 : 3)) < 0) goto fail;
+  if ((rc = rr_arrow_schema_set_metadata(f, rmeta, rows_sorted(c) ? 4 : 3)) < 0) goto fail;
 
   for (size_t t = 0; t < c->n_timelines; t++) {
-    const struct rr_chunk_timeline *tl = &c->timelines[tl_idx[t]];
+    const struct rr_chunk_timeline *tl = &c->timelines[o->tl[t]];
     const char *fmt = tl->type == RR_TL_DURATION ? "tDn" : tl->type == RR_TL_TIMESTAMP ? "tsn:" : "l";
     f = schema->children[1 + t];
     if ((rc = rr_arrow_schema_init(f, fmt, tl->name, ARROW_FLAG_NULLABLE, 0)) < 0) goto fail;
-    bool sorted = true;
-    for (int64_t i = 1; i < c->num_rows && sorted; i++) sorted = tl->times[i - 1] <= tl->times[i];
     rr_arrow_kv tmeta[3] = {{S("rerun:index_name"), S(tl->name)},
                             {S("rerun:kind"), S("index")},
                             {S("rerun:is_sorted"), S("true")}};
-    if ((rc = rr_arrow_schema_set_metadata(f, tmeta, sorted ? 3 : 2)) < 0) goto fail;
+    if ((rc = rr_arrow_schema_set_metadata(f, tmeta, times_sorted(c, tl) ? 3 : 2)) < 0) goto fail;
   }
   for (size_t k = 0; k < c->n_components; k++) {
-    const struct rr_chunk_component *col = &c->components[co_idx[k]];
+    const struct rr_chunk_component *col = &c->components[o->co[k]];
     f = schema->children[1 + c->n_timelines + k];
-    if ((rc = rr_arrow_schema_copy(f, &col->list_type)) < 0) goto fail;
-    /* rename: the field is named by its component identifier */
-    struct ArrowSchema renamed;
-    if ((rc = rr_arrow_schema_init(&renamed, "+l", col->component, ARROW_FLAG_NULLABLE, 1)) < 0) goto fail;
-    rr_arrow_schema_move(f->children[0], renamed.children[0]);
-    f->release(f);
-    rr_arrow_schema_move(&renamed, f);
+    /* the field is named by its component identifier */
+    if ((rc = rr_arrow_schema_init(f, "+l", col->component, ARROW_FLAG_NULLABLE, 1)) < 0) goto fail;
+    if ((rc = rr_arrow_schema_copy(f->children[0], col->list_type.children[0])) < 0) goto fail;
     rr_arrow_kv cmeta[4];
     size_t nm = 0;
     if (col->archetype) cmeta[nm++] = (rr_arrow_kv){S("rerun:archetype"), S(col->archetype)};
@@ -209,46 +231,84 @@ int rr__chunk_to_batch(const struct rr_chunk *c, struct ArrowSchema *schema,
     cmeta[nm++] = (rr_arrow_kv){S("rerun:kind"), S("data")};
     if ((rc = rr_arrow_schema_set_metadata(f, cmeta, nm)) < 0) goto fail;
   }
+  return RR_OK;
+fail:
+  schema->release(schema);
+  return rc;
+}
 
-  /* arrays: row ids and timelines are borrowed buffers */
-  for (size_t i = 0; i < ncols; i++) kids[i] = &kidmem[i];
+/* One allocation holds what the batch adds to the chunk's arrays: the
+ * child pointers, the child arrays, and the buffer pointer pairs of the
+ * row-id and timeline columns. */
+struct batch_mem {
+  struct ArrowArray **kids;
+  struct ArrowArray *kidmem;
+  const void **bufs;
+};
+
+static void release_batch(struct ArrowArray *a) {
+  for (int64_t i = 0; i < a->n_children; i++)
+    if (a->children[i]->release) a->children[i]->release(a->children[i]);
+  rr__free(a->private_data);
+  a->release = NULL;
+}
+
+static int chunk_batch(const struct rr_chunk *c, const struct col_order *o, struct ArrowArray *batch) {
+  size_t ncols = 1 + c->n_timelines + c->n_components;
+  size_t nbufs = 2 * (1 + c->n_timelines);
+  struct batch_mem *m = rr__calloc(1, sizeof *m + ncols * (sizeof *m->kids + sizeof *m->kidmem) +
+                                          nbufs * sizeof *m->bufs);
+  if (!m) return RR_ENOMEM;
+  m->kidmem = (struct ArrowArray *)(m + 1); /* ArrowArray first: its alignment suffices for the rest */
+  m->kids = (struct ArrowArray **)(m->kidmem + ncols);
+  m->bufs = (const void **)(m->kids + ncols);
+  for (size_t i = 0; i < ncols; i++) m->kids[i] = &m->kidmem[i];
   memset(batch, 0, sizeof *batch);
   batch->length = c->num_rows;
   batch->n_buffers = 1;
   static const void *no_buffers[1] = {NULL};
   batch->buffers = no_buffers;
   batch->n_children = (int64_t)ncols;
-  batch->children = kids;
-  batch->private_data = priv;
+  batch->children = m->kids;
+  batch->private_data = m;
   batch->release = release_batch;
-  struct ArrowArray *a = kids[0];
-  a->length = c->num_rows;
-  a->n_buffers = 2;
-  priv->bufs[1] = c->row_ids;
-  a->buffers = priv->bufs;
-  a->release = noop_release_array;
-  for (size_t t = 0; t < c->n_timelines; t++) {
-    a = kids[1 + t];
+  /* row ids and timelines are borrowed buffers */
+  for (size_t t = 0; t <= c->n_timelines; t++) {
+    struct ArrowArray *a = m->kids[t];
     a->length = c->num_rows;
     a->n_buffers = 2;
-    priv->bufs[2 * (1 + t) + 1] = c->timelines[tl_idx[t]].times;
-    a->buffers = &priv->bufs[2 * (1 + t)];
+    m->bufs[2 * t + 1] = t ? (const void *)c->timelines[o->tl[t - 1]].times : (const void *)c->row_ids;
+    a->buffers = &m->bufs[2 * t];
     a->release = noop_release_array;
   }
   for (size_t k = 0; k < c->n_components; k++)
-    borrow_array(kids[1 + c->n_timelines + k], &c->components[co_idx[k]].list);
-  rr__free(tl_idx);
-  rr__free(co_idx);
+    borrow_array(m->kids[1 + c->n_timelines + k], &c->components[o->co[k]].list);
   return RR_OK;
+}
 
-fail:
-  if (schema_ok) schema->release(schema);
-  if (priv) rr__free(priv->bufs);
-  rr__free(priv);
-  rr__free(kids);
-  rr__free(kidmem);
-  rr__free(tl_idx);
-  rr__free(co_idx);
+int rr__chunk_schema(const struct rr_chunk *c, struct ArrowSchema *schema, rr_error *err) {
+  struct col_order o;
+  int rc = col_order_init(&o, c);
+  if (rc == RR_OK) rc = chunk_schema(c, &o, schema);
+  col_order_free(&o);
+  return rc == RR_ENOMEM ? rr__err(err, rc, "out of memory building the chunk's schema") : rc;
+}
+
+int rr__chunk_batch(const struct rr_chunk *c, struct ArrowArray *batch, rr_error *err) {
+  struct col_order o;
+  int rc = col_order_init(&o, c);
+  if (rc == RR_OK) rc = chunk_batch(c, &o, batch);
+  col_order_free(&o);
+  return rc == RR_ENOMEM ? rr__err(err, rc, "out of memory building the chunk's record batch") : rc;
+}
+
+int rr__chunk_to_batch(const struct rr_chunk *c, struct ArrowSchema *schema,
+                       struct ArrowArray *batch, rr_error *err) {
+  struct col_order o;
+  int rc = col_order_init(&o, c);
+  if (rc == RR_OK && (rc = chunk_schema(c, &o, schema)) == RR_OK && (rc = chunk_batch(c, &o, batch)) < 0)
+    schema->release(schema);
+  col_order_free(&o);
   return rc == RR_ENOMEM ? rr__err(err, rc, "out of memory building the chunk's record batch") : rc;
 }
 

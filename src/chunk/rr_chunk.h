@@ -67,6 +67,13 @@ int rr__chunk_sort_by_row_id(struct rr_chunk *c);
  * borrows the chunk's buffers: release it before the chunk. */
 int rr__chunk_to_batch(const struct rr_chunk *c, struct ArrowSchema *schema,
                        struct ArrowArray *batch, rr_error *err);
+/* The two halves of rr__chunk_to_batch: the schema alone, the batch alone. */
+int rr__chunk_schema(const struct rr_chunk *c, struct ArrowSchema *schema, rr_error *err);
+int rr__chunk_batch(const struct rr_chunk *c, struct ArrowArray *batch, rr_error *err);
+/* Appends to `key` everything the chunk's schema depends on except its id:
+ * chunks with equal keys have the same schema but for "rerun:id" (what the
+ * encoder's schema cache is keyed by). */
+int rr__chunk_schema_key(const struct rr_chunk *c, rr_buf *key);
 /* The Arrow IPC stream (schema, batch, EOS) of the chunk, appended to out. */
 int rr__chunk_to_ipc(const struct rr_chunk *c, rr_buf *out, rr_error *err);
 /* Approximate bytes of data held by the chunk. */

@@ -145,10 +145,10 @@ struct rr_recording {
   bool buffered_keep;       /* keep buffered history */
   bool store_info_sent;
   size_t enc_size_hint;     /* batcher thread: bytes the last encoded message owned */
-  /* Batcher thread: Arrow Schema messages of recent chunk schemas, keyed by
-   * the schema without its chunk id ("rerun:id"), which is patched in. */
+  /* Batcher thread: recent chunk schemas and their Arrow Schema messages,
+   * keyed by rr__chunk_schema_key; the chunk id ("rerun:id") is patched in. */
   struct rr_schema_cache {
-    struct { rr_buf key, msg; size_t id_at; } e[8];
+    struct { rr_buf key, msg; size_t id_at; struct ArrowSchema schema; } e[8];
     unsigned next;
     rr_buf scratch; /* the key being looked up */
   } schemas;

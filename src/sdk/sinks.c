@@ -39,73 +39,58 @@ int rr__encode_store_info(rr_recording *rec, struct rr_msg **out, rr_error *err)
 /* ---- the Schema message cache ------------------------------------------------------ */
 
 /* Chunks of one accumulator share their schema except for the chunk id in
- * the schema's metadata; building the Schema message's flatbuffers is most
- * of the cost of encoding a small chunk. */
+ * the schema's metadata. Building the schema and its Schema message was
+ * most of the cost of encoding a small chunk, so the last few are kept,
+ * keyed by what the schema is made of (rr__chunk_schema_key), and the
+ * chunk's id is patched into a copy of the message. */
 
-/* Appends what identifies `s` (format, name, flags, metadata, children)
- * to k, with the value of the top level's "rerun:id" blanked. */
-static int key_add(rr_buf *k, const struct ArrowSchema *s, bool top) {
-  size_t fl = strlen(s->format), nl = s->name ? strlen(s->name) : 0;
-  uint64_t hdr[4] = {fl, nl, (uint64_t)s->flags, (uint64_t)s->n_children};
-  RR_TRY(rr_buf_append(k, hdr, sizeof hdr));
-  RR_TRY(rr_buf_append(k, s->format, fl));
-  if (nl) RR_TRY(rr_buf_append(k, s->name, nl));
-  if (s->metadata) { /* the blob as is: int32 count, then (int32 len, bytes) x 2 per entry */
-    const uint8_t *m = (const uint8_t *)s->metadata;
-    int32_t n = (int32_t)rr__get_u32le(m);
-    size_t pos = 4, id_at = 0;
-    for (int32_t i = 0; i < n; i++) {
-      uint32_t kl = rr__get_u32le(m + pos);
-      bool id = top && kl == 8 && !memcmp(m + pos + 4, "rerun:id", 8);
-      pos += 4 + kl;
-      if (id) id_at = pos + 4;
-      pos += 4 + rr__get_u32le(m + pos);
-    }
-    size_t at = k->len;
-    RR_TRY(rr_buf_append(k, m, pos));
-    if (id_at) memset(k->data + at + id_at, '*', pos - id_at < 38 ? pos - id_at : 38);
-  }
-  for (int64_t i = 0; i < s->n_children; i++) RR_TRY(key_add(k, s->children[i], false));
-  return RR_OK;
-}
-
-/* Appends the Schema message of `schema` (whose "rerun:id" is `idval`,
- * idlen bytes) to out, from the cache when the same schema was written
- * before. */
-static int write_schema_cached(struct rr_schema_cache *sc, rr_buf *out, const struct ArrowSchema *schema,
-                               const char *idval, size_t idlen, rr_error *err) {
+/* Appends the chunk's Schema message to out and sets *schema to the
+ * schema to write its batch with: a cached one, or `own` (built here; the
+ * caller releases it when own->release is set). */
+static int write_schema_cached(struct rr_schema_cache *sc, rr_buf *out, const struct rr_chunk *c,
+                               const struct ArrowSchema **schema, struct ArrowSchema *own, rr_error *err) {
+  char idval[40];
+  memcpy(idval, "chunk_", 6);
+  rr__tuid_format(c->id, idval + 6); /* as rr__chunk_schema writes it */
+  const size_t idlen = 38;
   rr_buf *key = &sc->scratch;
   rr_buf_reset(key);
-  if (key_add(key, schema, true) < 0) return rr_arrow_ipc_write_schema_msg(out, schema, 64, err);
-  for (size_t i = 0; i < sizeof sc->e / sizeof *sc->e; i++) {
+  bool keyed = rr__chunk_schema_key(c, key) == RR_OK;
+  for (size_t i = 0; keyed && i < sizeof sc->e / sizeof *sc->e; i++) {
     if (sc->e[i].key.len != key->len || memcmp(sc->e[i].key.data, key->data, key->len)) continue;
     size_t at = out->len;
     RR_TRY(rr_buf_append(out, sc->e[i].msg.data, sc->e[i].msg.len));
     memcpy(out->data + at + sc->e[i].id_at, idval, idlen);
+    *schema = &sc->e[i].schema;
     return RR_OK;
   }
+  RR_TRY(rr__chunk_schema(c, own, err));
+  *schema = own;
   size_t at = out->len;
-  int rc = rr_arrow_ipc_write_schema_msg(out, schema, 64, err);
+  RR_TRY(rr_arrow_ipc_write_schema_msg(out, own, 64, err));
   /* the id's place: its value appears once (a fresh random TUID) */
-  const uint8_t *p = rc == RR_OK ? memmem(out->data + at, out->len - at, idval, idlen) : NULL;
-  if (p) {
-    unsigned k = sc->next++ % (unsigned)(sizeof sc->e / sizeof *sc->e);
-    rr_buf_reset(&sc->e[k].msg);
-    rr_buf_reset(&sc->e[k].key);
-    if (rr_buf_append(&sc->e[k].msg, out->data + at, out->len - at) == RR_OK &&
-        rr_buf_append(&sc->e[k].key, key->data, key->len) == RR_OK) {
-      sc->e[k].id_at = (size_t)(p - (out->data + at));
-    } else {
-      sc->e[k].key.len = 0; /* never matches: keys are never empty */
-    }
+  const uint8_t *p = keyed ? memmem(out->data + at, out->len - at, idval, idlen) : NULL;
+  if (!p) return RR_OK;
+  unsigned k = sc->next++ % (unsigned)(sizeof sc->e / sizeof *sc->e);
+  rr_buf_reset(&sc->e[k].msg);
+  rr_buf_reset(&sc->e[k].key);
+  if (sc->e[k].schema.release) sc->e[k].schema.release(&sc->e[k].schema);
+  if (rr_buf_append(&sc->e[k].msg, out->data + at, out->len - at) == RR_OK &&
+      rr_buf_append(&sc->e[k].key, key->data, key->len) == RR_OK) {
+    sc->e[k].id_at = (size_t)(p - (out->data + at));
+    rr_arrow_schema_move(own, &sc->e[k].schema); /* own->release is NULL now */
+    *schema = &sc->e[k].schema;
+  } else {
+    sc->e[k].key.len = 0; /* never matches: keys are never empty */
   }
-  return rc;
+  return RR_OK;
 }
 
 void rr__schema_cache_free(struct rr_schema_cache *sc) {
   for (size_t i = 0; i < sizeof sc->e / sizeof *sc->e; i++) {
     rr_buf_free(&sc->e[i].key);
     rr_buf_free(&sc->e[i].msg);
+    if (sc->e[i].schema.release) sc->e[i].schema.release(&sc->e[i].schema);
   }
   rr_buf_free(&sc->scratch);
   memset(sc, 0, sizeof *sc);
@@ -157,18 +142,15 @@ int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg 
   }
   rr_segs segs;
   rr_segs_init(&segs, &ipc, rec->compress ? SIZE_MAX : RR__MSG_MIN_BORROW);
-  struct ArrowSchema schema;
+  const struct ArrowSchema *schema = NULL;
+  struct ArrowSchema own = {0};
   struct ArrowArray batch;
-  int rc = rr__chunk_to_batch(c, &schema, &batch, err);
-  if (rc == RR_OK) {
-    char idval[40];
-    memcpy(idval, "chunk_", 6);
-    rr__tuid_format(c->id, idval + 6); /* as rr__chunk_to_batch writes it */
-    rc = write_schema_cached(&rec->schemas, &ipc, &schema, idval, 38, err);
-    if (rc == RR_OK) rc = rr_arrow_ipc_write_batch_segs(&segs, &schema, &batch, 64, err);
+  int rc = write_schema_cached(&rec->schemas, &ipc, c, &schema, &own, err);
+  if (rc == RR_OK && (rc = rr__chunk_batch(c, &batch, err)) == RR_OK) {
+    rc = rr_arrow_ipc_write_batch_segs(&segs, schema, &batch, 64, err);
     batch.release(&batch); /* borrowed parts point into the chunk, not the batch */
-    schema.release(&schema);
   }
+  if (own.release) own.release(&own);
   if (rc == RR_OK && (rc = rr_segs_sync(&segs)) < 0) rr__err(err, rc, "out of memory");
   size_t ipc_len = rr_segs_len(&segs), head = 0, at;
   rec->enc_size_hint = ipc.len < ((size_t)1 << 20) ? ipc.len + 256 : (size_t)1 << 20;

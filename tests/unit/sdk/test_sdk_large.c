@@ -305,6 +305,63 @@ static void test_cached_schema_messages(void **state) {
   rr_free(bytes);
 }
 
+/* Chunks of one entity alike but for whether a timeline is sorted must not
+ * share a cached schema: "rerun:is_sorted" is on a timeline's field exactly
+ * when its times are in order. */
+static void test_cached_schema_sortedness(void **state) {
+  (void)state;
+  rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = true, .flush_num_rows = 3};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+  static const int64_t steps[] = {0, 1, 2, 5, 4, 3, 6, 7, 8, 9, 9, 1, 10, 11, 12};
+  for (int i = 0; i < 15; i++) {
+    rr_set_time_sequence(rec, "step", steps[i]);
+    rr_scalar v = i;
+    rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+    assert_int_equal(rr_log(rec, "a", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+  }
+  uint8_t *bytes;
+  size_t len;
+  assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
+  rr_recording_free(rec);
+  rr_rrd_decoder *dec;
+  assert_int_equal(rr_rrd_decoder_new(&dec, NULL), RR_OK);
+  rr_rrd_decoder_feed(dec, bytes, len);
+  rr_rrd_decoder_finish(dec);
+  int sorted = 0, unsorted = 0;
+  for (;;) {
+    rr_log_msg *m = NULL;
+    rr_error err = {0};
+    int rc = rr_rrd_decoder_next(dec, &m, &err);
+    if (rc == RR_EEOF) break;
+    assert_int_equal(rc, RR_OK);
+    if (m->kind == RR_MSG_ARROW) {
+      struct ArrowSchema sch;
+      struct ArrowArray arr;
+      assert_int_equal(rr_arrow_ipc_read(m->arrow.ipc.ptr, m->arrow.ipc.len, NULL, NULL, &sch, &arr, &err), RR_OK);
+      for (int64_t f = 0; f < sch.n_children; f++) {
+        if (strcmp(sch.children[f]->name, "step")) continue;
+        const int64_t *t = arr.children[f]->buffers[1];
+        bool in_order = true;
+        for (int64_t r = 1; r < arr.length; r++) in_order = in_order && t[r - 1] <= t[r];
+        rr_str flag;
+        bool marked = rr_arrow_metadata_get(sch.children[f]->metadata, "rerun:is_sorted", &flag) == RR_OK;
+        assert_true(marked == in_order);
+        if (in_order) sorted++;
+        else unsorted++;
+      }
+      arr.release(&arr);
+      sch.release(&sch);
+    }
+    rr_log_msg_free(m);
+  }
+  assert_int_equal(sorted, 3);
+  assert_int_equal(unsorted, 2);
+  rr_rrd_decoder_free(dec);
+  rr_free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recycled_buffers_keep_values),
@@ -312,6 +369,7 @@ int main(void) {
       cmocka_unit_test(test_large_row_file),
       cmocka_unit_test(test_column_type_change_between_log_paths),
       cmocka_unit_test(test_cached_schema_messages),
+      cmocka_unit_test(test_cached_schema_sortedness),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
