@@ -384,6 +384,13 @@ static int collect(wctx *c, const struct ArrowArray *a, const struct ArrowSchema
   return c->rc;
 }
 
+static size_t count_fields(const struct ArrowSchema *s, int depth) {
+  size_t n = 0;
+  for (int64_t i = 0; depth < 64 && i < s->n_children; i++)
+    if (s->children[i]) n += 1 + count_fields(s->children[i], depth + 1);
+  return n;
+}
+
 static void write_bits(uint8_t *dst, const uint8_t *src, int64_t bit_off, int64_t nbits) {
   size_t nb = (size_t)((nbits + 7) / 8);
   const uint8_t *s = src + bit_off / 8;
@@ -407,7 +414,11 @@ static int write_batch_message(rr_segs *out, const struct ArrowSchema *schema, c
     return rr__err(err, RR_EINVAL, "arrow ipc write: the batch struct has nulls");
   if (batch->length > INT32_MAX) return rr__err(err, RR_ERANGE, "arrow ipc write: batch too long");
   wctx c = {RR_BUF_INIT, RR_BUF_INIT, err, RR_OK};
-  int rc = RR_OK;
+  /* one reservation each: a node per field, at most three buffers a node */
+  size_t nf = count_fields(schema, 0);
+  int rc = rr_buf_reserve(&c.nodes, 16 * nf);
+  if (rc == RR_OK) rc = rr_buf_reserve(&c.bufs, 3 * nf * sizeof(wbuf));
+  if (rc != RR_OK) { rr_buf_free(&c.nodes); return rr__err(err, rc, "arrow ipc write: out of memory"); }
   for (int64_t i = 0; rc == RR_OK && i < batch->n_children; i++) {
     const struct ArrowArray *a = batch->children[i];
     if (!a) rc = rr__err(err, RR_EINVAL, "arrow ipc write: missing column %lld", (long long)i);

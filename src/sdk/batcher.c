@@ -2,6 +2,7 @@
  * queue of closed chunks, the batcher thread that encodes them and feeds the
  * sink, flushing, backpressure and fork handling. */
 #include <errno.h>
+#include <limits.h>
 #include <time.h>
 
 #include "encoding/rr_encoding.h"
@@ -229,8 +230,25 @@ static int harvest(rr_recording *rec, struct rr_chunk_node *n, struct rr_spare *
  * of an earlier chunk when there is one, else in fresh memory faulted in
  * here with one call per buffer rather than one page fault per 4 KiB on
  * the next log calls (tens of microseconds each on some VMs). */
+static void node_free(struct rr_chunk_node *n) {
+  rr__chunk_clear(&n->chunk);
+  rr__free(n);
+}
+
+/* Frees up to `max` written chunks. Under mu. */
+static void free_done(rr_recording *rec, int max) {
+  for (int i = 0; i < max && rec->done; i++) {
+    struct rr_chunk_node *n = rec->done;
+    rec->done = n->next;
+    rec->n_done--;
+    rec->done_bytes -= n->bytes;
+    node_free(n);
+  }
+}
+
 int rr__acc_close(rr_recording *rec, struct acc *a) {
   if (a->num_rows == 0) return RR_OK;
+  free_done(rec, 2); /* its memory is what this chunk is about to allocate */
   struct rr_chunk_node *node = rr__calloc(1, sizeof *node);
   if (!node) return RR_ENOMEM;
   struct rr_chunk *c = &node->chunk;
@@ -339,8 +357,7 @@ void rr__backpressure(rr_recording *rec) {
                rec->rec_id, (unsigned long long)rec->stats.chunks_dropped, (long long)rec->max_in_flight);
     struct rr_spare excess[4];
     int ne = harvest(rec, n, excess);
-    rr__chunk_clear(&n->chunk);
-    rr__free(n);
+    node_free(n);
     for (int k = 0; k < ne; k++) rr__free(excess[k].p);
   }
 }
@@ -464,8 +481,10 @@ static void send_store_info(rr_recording *rec) {
   }
 }
 
-/* Encodes and writes the queued chunks. Called with sink_mu held, mu not. */
-static void write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
+/* Encodes and writes the queued chunks and returns them, written, for
+ * rec->done. Called with sink_mu held, mu not. */
+static struct rr_chunk_node *write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
+  struct rr_chunk_node *done = NULL, **tail = &done;
   send_store_info(rec);
   while (list) {
     struct rr_chunk_node *n = list;
@@ -489,14 +508,16 @@ static void write_chunks(rr_recording *rec, struct rr_chunk_node *list) {
       ne = harvest(rec, n, excess);
       pthread_mutex_unlock(&rec->mu);
     }
-    rr__chunk_clear(&n->chunk);
-    rr__free(n);
     for (int k = 0; k < ne; k++) rr__free(excess[k].p);
+    n->next = NULL;
+    *tail = n;
+    tail = &n->next;
   }
+  return done;
 }
 
-/* Takes one chunk at a time off the queue, so that the backlog stays in
- * the queue where the backpressure policy can see (and drop) it. */
+enum { RR__RUN_CHUNKS = 256, RR__RUN_BYTES = 1 << 20, RR__DONE_MAX_CHUNKS = 1024, RR__DONE_MAX_BYTES = 4 << 20 };
+
 void *rr__batcher_main(void *arg) {
   rr_recording *rec = arg;
   pthread_setname_np(pthread_self(), "rr-batcher"); /* for top -H, perf, per-thread CPU */
@@ -517,22 +538,53 @@ void *rr__batcher_main(void *arg) {
       close_all(rec);
       last_tick = now;
     }
-    struct rr_chunk_node *node = rec->q_head;
+    /* A run of chunks per lock: a producer that logs without pause holds
+     * mu most of the time, and a batcher taking one chunk per acquisition
+     * fell behind it. The run is short enough that the backlog stays in the
+     * queue, where the backpressure policy can drop from it. */
+    struct rr_chunk_node *node = rec->q_head, *last = node;
+    size_t bytes = 0;
+    for (int k = 0; last; k++) {
+      bytes += last->bytes;
+      if (!last->next || k + 1 == RR__RUN_CHUNKS || bytes >= RR__RUN_BYTES) break;
+      last = last->next;
+    }
     if (node) {
-      rec->q_head = node->next;
+      rec->q_head = last->next;
       if (!rec->q_head) rec->q_tail = NULL;
-      node->next = NULL;
+      last->next = NULL;
     }
     pthread_mutex_unlock(&rec->mu);
 
     pthread_mutex_lock(&rec->sink_mu);
-    size_t bytes = node ? node->bytes : 0;
-    if (node) write_chunks(rec, node);
+    struct rr_chunk_node *done = NULL;
+    if (node) done = write_chunks(rec, node);
     else send_store_info(rec);
     pthread_mutex_unlock(&rec->sink_mu);
 
     pthread_mutex_lock(&rec->mu);
     rec->q_bytes -= bytes;
+    for (struct rr_chunk_node *n = done, *next; n; n = next) {
+      next = n->next;
+      n->next = rec->done;
+      rec->done = n;
+      rec->n_done++;
+      rec->done_bytes += n->bytes;
+    }
+    /* Nobody closed a chunk for a while (a tick) or too many wait: the
+     * batcher frees them itself, outside the lock. */
+    if (rec->done && (!node || rec->n_done > RR__DONE_MAX_CHUNKS || rec->done_bytes > RR__DONE_MAX_BYTES)) {
+      struct rr_chunk_node *list = rec->done;
+      rec->done = NULL;
+      rec->n_done = rec->done_bytes = 0;
+      pthread_mutex_unlock(&rec->mu);
+      while (list) {
+        struct rr_chunk_node *n = list;
+        list = n->next;
+        node_free(n);
+      }
+      pthread_mutex_lock(&rec->mu);
+    }
     if (!rec->q_head && closed_gen != rec->flush_done) rec->flush_done = closed_gen;
     pthread_cond_broadcast(&rec->cv_done);
     if (rec->stop && !rec->q_head && closed_gen == rec->flush_req) {
@@ -643,9 +695,9 @@ void rr__recording_release(rr_recording *rec) {
   while (rec->q_head) {
     struct rr_chunk_node *n = rec->q_head;
     rec->q_head = n->next;
-    rr__chunk_clear(&n->chunk);
-    rr__free(n);
+    node_free(n);
   }
+  free_done(rec, INT_MAX);
   while (rec->buf_head) {
     struct rr_msg *m = rec->buf_head;
     rec->buf_head = m->next;
@@ -671,9 +723,9 @@ void rr__recording_after_fork_child(rr_recording *rec) {
   while (rec->q_head) {
     struct rr_chunk_node *n = rec->q_head;
     rec->q_head = n->next;
-    rr__chunk_clear(&n->chunk);
-    rr__free(n);
+    node_free(n);
   }
+  free_done(rec, INT_MAX);
   rec->q_tail = NULL;
   rec->q_bytes = rec->acc_bytes = 0;
   rec->thread_running = false;

@@ -126,6 +126,13 @@ struct rr_recording {
     struct rr_spare big[4]; /* the chunk's large value buffers, to recycle */
     int n_big;
   } *q_head, *q_tail;
+  /* Written chunks whose memory the producers free (rr__acc_close) rather
+   * than the batcher: memory freed by the thread that allocated it goes
+   * back to that thread's malloc cache and arena, where the batcher's frees
+   * took the producer's arena lock on every chunk. Under mu; bounded
+   * (RR__DONE_MAX_*), past which and when idle the batcher frees them. */
+  struct rr_chunk_node *done;
+  size_t n_done, done_bytes;
   /* Large value buffers of written or dropped chunks, already faulted in,
    * handed to the accumulators' builders at their next close instead of
    * fresh memory (see rr__acc_close). Under mu. */
