@@ -33,6 +33,8 @@ void rr__arrow_owner_unref(rr__arrow_owner *o) {
 
 /* ---- owned array nodes --------------------------------------------------- */
 
+/* One allocation per node: this header, then the child arrays, the child
+ * pointers, the buffer pointers and the owned buffers. */
 typedef struct array_priv {
   const void **bufs;
   void **owned;
@@ -52,10 +54,6 @@ static void array_release(struct ArrowArray *a) {
   if (p) {
     for (int64_t i = 0; i < a->n_buffers; i++) rr__free(p->owned[i]);
     rr__arrow_owner_unref(p->owner);
-    rr__free(p->bufs);
-    rr__free(p->owned);
-    rr__free(p->ptrs);
-    rr__free(p->kids);
     rr__free(p);
   }
   a->release = NULL;
@@ -66,20 +64,14 @@ int rr_arrow_array_init(struct ArrowArray *out, int64_t length, int64_t null_cou
   memset(out, 0, sizeof *out);
   if (length < 0 || n_buffers < 0 || n_buffers > 3 || n_children < 0 || n_children > (1 << 20))
     return RR_EINVAL;
-  array_priv *p = rr__calloc(1, sizeof *p);
+  size_t nb = n_buffers ? (size_t)n_buffers : 1, nc = (size_t)n_children;
+  array_priv *p = rr__calloc(1, sizeof *p + nc * (sizeof *p->kids + sizeof *p->ptrs) + nb * (sizeof *p->bufs + sizeof *p->owned));
   if (!p) return RR_ENOMEM;
-  size_t nb = n_buffers ? (size_t)n_buffers : 1;
-  p->bufs = rr__calloc(nb, sizeof *p->bufs);
-  p->owned = rr__calloc(nb, sizeof *p->owned);
-  if (n_children) {
-    p->ptrs = rr__calloc((size_t)n_children, sizeof *p->ptrs);
-    p->kids = rr__calloc((size_t)n_children, sizeof *p->kids);
-  }
-  if (!p->bufs || !p->owned || (n_children && (!p->ptrs || !p->kids))) {
-    rr__free(p->bufs); rr__free(p->owned); rr__free(p->ptrs); rr__free(p->kids); rr__free(p);
-    return RR_ENOMEM;
-  }
-  for (int64_t i = 0; i < n_children; i++) p->ptrs[i] = &p->kids[i];
+  p->kids = (struct ArrowArray *)(p + 1); /* pointer-aligned all the way */
+  p->ptrs = (struct ArrowArray **)(p->kids + nc);
+  p->bufs = (const void **)(p->ptrs + nc);
+  p->owned = (void **)(p->bufs + nb);
+  for (size_t i = 0; i < nc; i++) p->ptrs[i] = &p->kids[i];
   out->length = length;
   out->null_count = null_count;
   out->n_buffers = n_buffers;

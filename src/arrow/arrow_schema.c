@@ -220,9 +220,10 @@ static int metadata_encode(const rr_arrow_kv *kv, size_t n, char **out) {
 
 /* ---- owned schema nodes -------------------------------------------------- */
 
+/* One allocation per node: this header, the child schemas, the child
+ * pointers, then format and name; the metadata is allocated apart (it can
+ * be replaced). */
 typedef struct schema_priv {
-  char *format;
-  char *name;
   char *metadata;
   struct ArrowSchema **ptrs;
   struct ArrowSchema *kids;
@@ -237,11 +238,7 @@ static void schema_release(struct ArrowSchema *s) {
   }
   if (s->dictionary && s->dictionary->release) s->dictionary->release(s->dictionary);
   if (p) {
-    rr__free(p->format);
-    rr__free(p->name);
     rr__free(p->metadata);
-    rr__free(p->ptrs);
-    rr__free(p->kids);
     rr__free(p);
   }
   s->release = NULL;
@@ -251,21 +248,18 @@ int rr_arrow_schema_init(struct ArrowSchema *out, const char *format, const char
                          int64_t flags, int64_t n_children) {
   memset(out, 0, sizeof *out);
   if (!format || n_children < 0 || n_children > (1 << 20)) return RR_EINVAL;
-  schema_priv *p = rr__calloc(1, sizeof *p);
+  if (!name) name = "";
+  size_t nc = (size_t)n_children, fl = strlen(format) + 1, nl = strlen(name) + 1;
+  schema_priv *p = rr__calloc(1, sizeof *p + nc * (sizeof *p->kids + sizeof *p->ptrs) + fl + nl);
   if (!p) return RR_ENOMEM;
-  p->format = rr__strdup(format);
-  p->name = rr__strdup(name ? name : "");
-  if (n_children) {
-    p->ptrs = rr__calloc((size_t)n_children, sizeof *p->ptrs);
-    p->kids = rr__calloc((size_t)n_children, sizeof *p->kids);
-  }
-  if (!p->format || !p->name || (n_children && (!p->ptrs || !p->kids))) {
-    rr__free(p->format); rr__free(p->name); rr__free(p->ptrs); rr__free(p->kids); rr__free(p);
-    return RR_ENOMEM;
-  }
-  for (int64_t i = 0; i < n_children; i++) p->ptrs[i] = &p->kids[i];
-  out->format = p->format;
-  out->name = p->name;
+  p->kids = (struct ArrowSchema *)(p + 1); /* pointer-aligned up to the strings */
+  p->ptrs = (struct ArrowSchema **)(p->kids + nc);
+  char *f = (char *)(p->ptrs + nc);
+  memcpy(f, format, fl);
+  memcpy(f + fl, name, nl);
+  for (size_t i = 0; i < nc; i++) p->ptrs[i] = &p->kids[i];
+  out->format = f;
+  out->name = f + fl;
   out->flags = flags;
   out->n_children = n_children;
   out->children = n_children ? p->ptrs : NULL;
