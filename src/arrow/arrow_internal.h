@@ -41,8 +41,6 @@ typedef struct rr__atype {
 int rr__arrow_parse_format(const char *format, rr__atype *out, rr_error *err);
 /* Number of buffers the C data interface gives an array of this type. */
 int rr__arrow_n_buffers(const rr__atype *t);
-/* Bytes needed by the encoded metadata blob (0 for NULL). */
-size_t rr__arrow_metadata_size(const char *metadata);
 
 /* Shared ownership of an input region: each array node holding a reference
  * drops it on release; the last drop calls free_fn(ptr). */

@@ -37,9 +37,13 @@ static void fb_align(fbw *w, size_t a, size_t rem) {
 }
 
 static void fb_put_le(fbw *w, uint64_t v, int size) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  fb_put(w, &v, (size_t)size); /* the low bytes come first */
+#else
   uint8_t t[8] = {0};
   for (int i = 0; i < size; i++) t[i] = (uint8_t)(v >> (8 * i));
   fb_put(w, t, (size_t)size);
+#endif
 }
 
 /* Writes the uoffset at flatbuffer position `at` pointing to `target`. */

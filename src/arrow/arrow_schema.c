@@ -144,7 +144,7 @@ static int32_t rd_i32(const char *p) {
   return v;
 }
 
-size_t rr__arrow_metadata_size(const char *m) {
+size_t rr_arrow_metadata_size(const char *m) {
   if (!m) return 0;
   int32_t n = rd_i32(m);
   size_t pos = 4;
@@ -281,7 +281,7 @@ int rr_arrow_schema_set_metadata(struct ArrowSchema *s, const rr_arrow_kv *kv, s
 
 static int set_metadata_raw(struct ArrowSchema *s, const char *m) {
   if (!m) return RR_OK;
-  size_t n = rr__arrow_metadata_size(m);
+  size_t n = rr_arrow_metadata_size(m);
   schema_priv *p = s->private_data;
   p->metadata = rr__malloc(n);
   if (!p->metadata) return RR_ENOMEM;
@@ -341,21 +341,10 @@ bool rr_arrow_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema
   return true;
 }
 
-static size_t metadata_len(const char *metadata) {
-  const uint8_t *m = (const uint8_t *)metadata;
-  int32_t n = (int32_t)rr__get_u32le(m);
-  size_t pos = 4;
-  for (int32_t i = 0; i < n; i++) {
-    pos += 4 + rr__get_u32le(m + pos);
-    pos += 4 + rr__get_u32le(m + pos);
-  }
-  return pos;
-}
-
 static int schema_key(rr_buf *k, const struct ArrowSchema *s, int depth) {
   if (depth > 64 || !s || !s->format) return RR_EINVAL;
   size_t fl = strlen(s->format), nl = s->name ? strlen(s->name) : 0;
-  size_t ml = s->metadata ? metadata_len(s->metadata) : 0;
+  size_t ml = rr_arrow_metadata_size(s->metadata);
   uint64_t hdr[5] = {fl, nl, ml, (uint64_t)s->flags, (uint64_t)s->n_children};
   RR_TRY(rr_buf_append(k, hdr, sizeof hdr));
   RR_TRY(rr_buf_append(k, s->format, fl));

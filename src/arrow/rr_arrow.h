@@ -52,6 +52,8 @@ int rr_arrow_schema_format(const struct ArrowSchema *s, rr_buf *out);
 
 /* Metadata in the C data interface's binary encoding (NULL = none). */
 int64_t rr_arrow_metadata_count(const char *metadata);
+/* Bytes of the encoded metadata blob (0 for NULL). */
+size_t rr_arrow_metadata_size(const char *metadata);
 /* The i-th pair, views into `metadata`. RR_ERANGE past the end. */
 int rr_arrow_metadata_at(const char *metadata, int64_t i, rr_arrow_kv *out);
 /* Looks `key` up; RR_ENOTFOUND if absent. */

@@ -65,8 +65,16 @@ rr_tuid rr__tuid_new_at(int64_t now_ns) {
   return t_last;
 }
 
+/* 16 hex digits of v, upper or lower case (every chunk id is formatted:
+ * snprintf cost more than the rest of encoding a small chunk's id). */
+static void hex16(char *out, uint64_t v, const char *digits) {
+  for (int i = 15; i >= 0; i--, v >>= 4) out[i] = digits[v & 15];
+}
+
 void rr__tuid_format(rr_tuid t, char out[33]) {
-  snprintf(out, 33, "%016llX%016llx", (unsigned long long)t.time_ns, (unsigned long long)t.inc);
+  hex16(out, t.time_ns, "0123456789ABCDEF");
+  hex16(out + 16, t.inc, "0123456789abcdef");
+  out[32] = 0;
 }
 
 static int hexval(char c) {

@@ -38,6 +38,47 @@ size_t rr__chunk_nbytes(const struct rr_chunk *c) {
   return n;
 }
 
+/* The heap bytes of an n-byte allocation, as glibc's malloc lays them out
+ * (16-byte granules with an 8-byte header, at least 32). An estimate for
+ * other allocators, of the right size. */
+static size_t heap(size_t n) {
+  size_t g = (n + 8 + 15) / 16 * 16;
+  return g < 32 ? 32 : g;
+}
+static size_t str_heap(const char *s) { return s ? heap(strlen(s) + 1) : 0; }
+
+static size_t schema_heap(const struct ArrowSchema *s, int depth) {
+  if (!s || depth > 64) return 0;
+  size_t nc = (size_t)(s->n_children > 0 ? s->n_children : 0);
+  size_t n = heap(24 + nc * (sizeof *s + sizeof s) + (s->format ? strlen(s->format) + 1 : 0) +
+                  (s->name ? strlen(s->name) + 1 : 0));
+  if (s->metadata) n += heap(rr_arrow_metadata_size(s->metadata));
+  for (size_t i = 0; i < nc; i++) n += schema_heap(s->children[i], depth + 1);
+  return n;
+}
+
+static size_t array_nodes(const struct ArrowArray *a, int depth) {
+  if (!a || depth > 64) return 0;
+  size_t n = 1;
+  for (int64_t i = 0; i < a->n_children; i++) n += array_nodes(a->children[i], depth + 1);
+  return n;
+}
+
+size_t rr__chunk_heap_bytes(const struct rr_chunk *c) {
+  size_t n = heap(sizeof *c) + str_heap(c->entity_path) + heap((size_t)c->num_rows * 16) +
+             heap(c->n_timelines * sizeof *c->timelines) + heap(c->n_components * sizeof *c->components);
+  for (size_t i = 0; i < c->n_timelines; i++)
+    n += str_heap(c->timelines[i].name) + heap((size_t)c->num_rows * 8);
+  for (size_t i = 0; i < c->n_components; i++) {
+    const struct rr_chunk_component *k = &c->components[i];
+    n += str_heap(k->component) + str_heap(k->archetype) + str_heap(k->component_type);
+    n += schema_heap(&k->list_type, 0);
+    /* per array node: its one allocation and the heap headers of its buffers */
+    n += rr_arrow_array_nbytes(&k->list, &k->list_type) + array_nodes(&k->list, 0) * heap(40 + 3 * 16 + 88);
+  }
+  return n;
+}
+
 static int row_cmp(const uint8_t *ids, int64_t a, int64_t b) {
   return memcmp(ids + 16 * a, ids + 16 * b, 16);
 }

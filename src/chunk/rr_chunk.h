@@ -78,6 +78,9 @@ int rr__chunk_schema_key(const struct rr_chunk *c, rr_buf *key);
 int rr__chunk_to_ipc(const struct rr_chunk *c, rr_buf *out, rr_error *err);
 /* Approximate bytes of data held by the chunk. */
 size_t rr__chunk_nbytes(const struct rr_chunk *c);
+/* Approximate heap bytes the chunk takes: its data and every allocation
+ * around it (for a one-row chunk, thirty times its data). */
+size_t rr__chunk_heap_bytes(const struct rr_chunk *c);
 
 /* ---- decoding (chunk_decode.c) ------------------------------------------------ */
 

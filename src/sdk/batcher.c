@@ -299,7 +299,10 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
   }
   c->n_components = w;
   for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_visit_buffers(a->cols[i].b, refill, rec);
-  node->bytes = a->bytes;
+  /* What the chunk takes while queued: a one-row chunk's allocations
+   * outweigh its data thirty times, and max_bytes_in_flight bounds memory. */
+  size_t heap = rr__chunk_heap_bytes(c);
+  node->bytes = heap > a->bytes ? heap : a->bytes;
   a->num_rows = 0;
   a->unsorted = false;
   rec->acc_bytes -= a->bytes;
