@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -362,6 +363,46 @@ static void test_cached_schema_sortedness(void **state) {
   rr_free(bytes);
 }
 
+/* Queued one-row chunks count what they take on the heap (thirty times
+ * their data), so that max_bytes_in_flight bounds memory. */
+static void test_queue_counts_heap_bytes(void **state) {
+  (void)state;
+  rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = true, .no_start_time = true,
+                            .flush_num_rows = 1, .max_bytes_in_flight = (int64_t)1 << 40};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+  rr_scalar v = 1;
+  rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+  assert_int_equal(rr_log(rec, "s", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+  assert_int_equal(rr_recording_flush(rec, true, 10000), RR_OK);
+  pthread_mutex_lock(&rec->sink_mu); /* the batcher stops before its next write */
+  assert_int_equal(rr_log(rec, "s", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+  usleep(50000);
+  rr_recording_stats s0, s1;
+  rr_recording_stats_get(rec, &s0);
+  struct mallinfo2 m0 = mallinfo2();
+  enum { N = 2000 };
+  for (int i = 0; i < N; i++) {
+    rr_set_time_sequence(rec, "step", i);
+    assert_int_equal(rr_log(rec, "s", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+  }
+  struct mallinfo2 m1 = mallinfo2();
+  rr_recording_stats_get(rec, &s1);
+  pthread_mutex_unlock(&rec->sink_mu);
+  double heap = (double)(m1.uordblks + m1.hblkhd) - (double)(m0.uordblks + m0.hblkhd);
+  double counted = (double)(s1.bytes_in_flight - s0.bytes_in_flight);
+  print_message("%d queued one-row chunks: %.0f heap bytes each, %.0f counted\n", N, heap / N, counted / N);
+  assert_true(counted >= 500.0 * N); /* the data alone is 48 bytes a row */
+  if (heap < 100.0 * N) { /* a sanitizer's allocator: glibc's counters do not move */
+    rr_recording_free(rec);
+    return;
+  }
+  assert_true(counted >= 0.7 * heap);
+  assert_true(counted <= 1.5 * heap);
+  rr_recording_free(rec);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recycled_buffers_keep_values),
@@ -370,6 +411,7 @@ int main(void) {
       cmocka_unit_test(test_column_type_change_between_log_paths),
       cmocka_unit_test(test_cached_schema_messages),
       cmocka_unit_test(test_cached_schema_sortedness),
+      cmocka_unit_test(test_queue_counts_heap_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
