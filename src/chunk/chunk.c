@@ -10,6 +10,15 @@
 #include "rr_chunk.h"
 
 void rr__chunk_clear(struct rr_chunk *c) {
+  if (c->packed) {
+    for (size_t i = 0; i < c->n_components; i++) {
+      struct rr_chunk_component *k = &c->components[i];
+      if (k->list_type.release) k->list_type.release(&k->list_type);
+      if (k->list.release) k->list.release(&k->list);
+    }
+    memset(c, 0, sizeof *c);
+    return;
+  }
   rr__free(c->entity_path);
   rr__free(c->row_ids);
   for (size_t i = 0; i < c->n_timelines; i++) {

@@ -57,6 +57,11 @@ struct rr_chunk {
   struct rr_chunk_timeline *timelines;
   size_t n_components;
   struct rr_chunk_component *components;
+  /* Set by the SDK for small chunks: entity_path, row_ids, the timelines
+   * (array, names, times) and the components array with its strings live
+   * in one block owned by whoever made the chunk, and rr__chunk_clear
+   * releases only the component arrays and schemas. */
+  bool packed;
 };
 
 void rr__chunk_clear(struct rr_chunk *c); /* frees the contents */

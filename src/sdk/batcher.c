@@ -246,14 +246,66 @@ static void free_done(rr_recording *rec, int max) {
   }
 }
 
-int rr__acc_close(rr_recording *rec, struct acc *a) {
-  if (a->num_rows == 0) return RR_OK;
-  free_done(rec, 2); /* its memory is what this chunk is about to allocate */
-  struct rr_chunk_node *node = rr__calloc(1, sizeof *node);
-  if (!node) return RR_ENOMEM;
+static char *pack_str(char **at, const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *r = memcpy(*at, s, n);
+  *at += n;
+  return r;
+}
+
+/* Rows of at most this many bytes (ids and times) are copied into a packed
+ * chunk, and the accumulator keeps its buffers; larger ones are handed over. */
+#define RR__PACK_MAX_ROW_BYTES ((size_t)16 << 10)
+
+/* A small chunk's node with everything but its component arrays in the
+ * same allocation (struct rr_chunk.packed): a one-row chunk was some twenty
+ * allocations, each freed again by the next close. */
+static struct rr_chunk_node *node_packed(struct acc *a) {
+  size_t n = (size_t)a->num_rows;
+  size_t fixed = (sizeof(struct rr_chunk_node) + 7) / 8 * 8 + a->n_tl * sizeof(struct rr_chunk_timeline) +
+                 a->n_cols * sizeof(struct rr_chunk_component) + n * 8 * a->n_tl + n * 16;
+  size_t strs = strlen(a->entity_path) + 1;
+  for (size_t i = 0; i < a->n_tl; i++) strs += strlen(a->tl[i].name) + 1;
+  for (size_t i = 0; i < a->n_cols; i++) {
+    strs += strlen(a->cols[i].component) + 1;
+    if (a->cols[i].archetype) strs += strlen(a->cols[i].archetype) + 1;
+    if (a->cols[i].component_type) strs += strlen(a->cols[i].component_type) + 1;
+  }
+  struct rr_chunk_node *node = rr__calloc(1, fixed + strs);
+  if (!node) return NULL;
   struct rr_chunk *c = &node->chunk;
-  int rc = RR_ENOMEM;
-  c->id = rr__tuid_new();
+  uint8_t *at = (uint8_t *)node + (sizeof *node + 7) / 8 * 8;
+  c->packed = true;
+  c->num_rows = a->num_rows;
+  c->timelines = (struct rr_chunk_timeline *)(void *)at;
+  at += a->n_tl * sizeof *c->timelines;
+  c->components = (struct rr_chunk_component *)(void *)at;
+  at += a->n_cols * sizeof *c->components;
+  for (size_t i = 0; i < a->n_tl; i++, at += n * 8) {
+    c->timelines[i] = (struct rr_chunk_timeline){NULL, a->tl[i].type, (int64_t *)(void *)at};
+    memcpy(at, a->tl[i].times.data, n * 8);
+    a->tl[i].times.len = 0;
+  }
+  c->n_timelines = a->n_tl;
+  c->row_ids = memcpy(at, a->row_ids.data, n * 16);
+  a->row_ids.len = 0;
+  char *str = (char *)at + n * 16;
+  c->entity_path = pack_str(&str, a->entity_path);
+  for (size_t i = 0; i < a->n_tl; i++) c->timelines[i].name = pack_str(&str, a->tl[i].name);
+  for (size_t i = 0; i < a->n_cols; i++) {
+    c->components[i].component = pack_str(&str, a->cols[i].component);
+    c->components[i].archetype = pack_str(&str, a->cols[i].archetype);
+    c->components[i].component_type = pack_str(&str, a->cols[i].component_type);
+  }
+  return node;
+}
+
+/* A chunk's node whose row ids and times are taken from the accumulator. */
+static struct rr_chunk_node *node_owned(struct acc *a) {
+  struct rr_chunk_node *node = rr__calloc(1, sizeof *node);
+  if (!node) return NULL;
+  struct rr_chunk *c = &node->chunk;
   c->entity_path = rr__strdup(a->entity_path);
   c->num_rows = a->num_rows;
   c->timelines = rr__calloc(a->n_tl ? a->n_tl : 1, sizeof *c->timelines);
@@ -274,23 +326,56 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
   (void)rr_buf_reserve(&a->row_ids, cap);
   for (size_t i = 0; i < a->n_cols; i++) {
     struct acc_col *col = &a->cols[i];
-    struct rr_chunk_component *k = &c->components[c->n_components];
-    rr_arrow_builder_visit_buffers(col->b, note_big, node);
-    if ((rc = rr_arrow_builder_finish(col->b, &k->list)) < 0) goto fail;
-    if ((rc = rr_arrow_schema_copy(&k->list_type, &col->list_type)) < 0) { k->list.release(&k->list); goto fail; }
+    struct rr_chunk_component *k = &c->components[i];
     k->component = rr__strdup(col->component);
     k->archetype = col->archetype ? rr__strdup(col->archetype) : NULL;
     k->component_type = col->component_type ? rr__strdup(col->component_type) : NULL;
+    if (!k->component || (col->archetype && !k->archetype) || (col->component_type && !k->component_type)) {
+      c->n_components = i + 1; /* frees its strings */
+      goto fail;
+    }
+  }
+  return node;
+fail:
+  rr__chunk_clear(c);
+  rr__free(node);
+  return NULL;
+}
+
+/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu.
+ * The builders keep their capacity for the next rows: in a recycled buffer
+ * of an earlier chunk when there is one, else in fresh memory faulted in
+ * here with one call per buffer rather than one page fault per 4 KiB on
+ * the next log calls (tens of microseconds each on some VMs). */
+int rr__acc_close(rr_recording *rec, struct acc *a) {
+  if (a->num_rows == 0) return RR_OK;
+  free_done(rec, 2); /* its memory is what this chunk is about to allocate */
+  size_t row_bytes = (size_t)a->num_rows * (16 + 8 * a->n_tl);
+  struct rr_chunk_node *node = row_bytes <= RR__PACK_MAX_ROW_BYTES ? node_packed(a) : node_owned(a);
+  if (!node) {
+    acc_discard(a);
+    rec->acc_bytes -= a->bytes;
+    a->bytes = 0;
+    return RR_ENOMEM;
+  }
+  struct rr_chunk *c = &node->chunk;
+  int rc = RR_ENOMEM;
+  c->id = rr__tuid_new();
+  /* the component strings are in place; n_components counts finished arrays */
+  for (size_t i = 0; i < a->n_cols; i++) {
+    struct acc_col *col = &a->cols[i];
+    struct rr_chunk_component *k = &c->components[i];
+    rr_arrow_builder_visit_buffers(col->b, note_big, node);
+    if ((rc = rr_arrow_builder_finish(col->b, &k->list)) < 0) goto fail;
+    if ((rc = rr_arrow_schema_copy(&k->list_type, &col->list_type)) < 0) { k->list.release(&k->list); goto fail; }
     c->n_components++;
-    rc = RR_ENOMEM;
-    if (!k->component) goto fail;
   }
   /* Columns with no value in any row are left out (Rerun rejects them). */
   size_t w = 0;
   for (size_t i = 0; i < c->n_components; i++) {
     struct rr_chunk_component *k = &c->components[i];
     if (k->list.null_count == k->list.length) {
-      rr__free(k->component); rr__free(k->archetype); rr__free(k->component_type);
+      if (!c->packed) { rr__free(k->component); rr__free(k->archetype); rr__free(k->component_type); }
       k->list_type.release(&k->list_type);
       k->list.release(&k->list);
       continue;
@@ -314,6 +399,12 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
   pthread_cond_signal(&rec->cv_work);
   return RR_OK;
 fail:
+  if (!c->packed) /* strings of the components not counted yet */
+    for (size_t i = c->n_components; i < a->n_cols; i++) {
+      rr__free(c->components[i].component);
+      rr__free(c->components[i].archetype);
+      rr__free(c->components[i].component_type);
+    }
   rr__chunk_clear(c);
   rr__free(node);
   acc_discard(a);
