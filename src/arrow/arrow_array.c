@@ -119,6 +119,29 @@ void rr__arrow_array_attach_owner(struct ArrowArray *a, rr__arrow_owner *o) {
   p->owner = o;
 }
 
+static int view_leaf(struct ArrowArray *out, const rr__atype *t, const void *data, int64_t n) {
+  if (t->byte_width <= 0 || t->id == RR__AT_BOOL) return RR_EUNSUPPORTED;
+  RR_TRY(rr_arrow_array_init(out, n, 0, 2, 0));
+  rr__arrow_array_set_view(out, 1, data);
+  return RR_OK;
+}
+
+int rr_arrow_array_view_values(struct ArrowArray *out, const struct ArrowSchema *type, const void *data, int64_t n) {
+  memset(out, 0, sizeof *out);
+  if (!type || (!data && n) || n < 0) return RR_EINVAL;
+  rr__atype t;
+  RR_TRY(rr__arrow_parse_format(type->format, &t, NULL));
+  if (t.id != RR__AT_FSL) return type->n_children ? RR_EUNSUPPORTED : view_leaf(out, &t, data, n);
+  rr__atype c;
+  if (type->n_children != 1 || rr__arrow_parse_format(type->children[0]->format, &c, NULL) != RR_OK ||
+      type->children[0]->n_children || t.fixed <= 0 || n > INT64_MAX / t.fixed)
+    return RR_EUNSUPPORTED;
+  RR_TRY(rr_arrow_array_init(out, n, 0, 1, 1));
+  int rc = view_leaf(out->children[0], &c, data, n * t.fixed);
+  if (rc != RR_OK) out->release(out);
+  return rc;
+}
+
 void rr_arrow_array_move(struct ArrowArray *src, struct ArrowArray *dst) {
   *dst = *src;
   src->release = NULL;

@@ -69,6 +69,11 @@ int rr_arrow_array_init(struct ArrowArray *out, int64_t length, int64_t null_cou
 /* Gives buffer slot `i` of an owned array (made by this layer) the memory
  * `owned`, allocated with rr__malloc; the array frees it. */
 void rr_arrow_array_set_buffer(struct ArrowArray *a, int64_t i, void *owned);
+/* An array of n values of `type` that views `data`, laid out as Arrow lays
+ * out those values (no nulls, no copy): fixed-width primitives, and
+ * fixed-size lists of them. The caller keeps `data` alive and unchanged
+ * while the array is used. RR_EUNSUPPORTED for other types. */
+int rr_arrow_array_view_values(struct ArrowArray *out, const struct ArrowSchema *type, const void *data, int64_t n);
 /* Takes ownership of the buffer at `mem` away from an owned array made by
  * this layer (or one of its descendants): it is no longer freed by the
  * release callback; the caller frees it with rr__free after the array is

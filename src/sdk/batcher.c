@@ -225,11 +225,6 @@ static int harvest(rr_recording *rec, struct rr_chunk_node *n, struct rr_spare *
   return ne;
 }
 
-/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu.
- * The builders keep their capacity for the next rows: in a recycled buffer
- * of an earlier chunk when there is one, else in fresh memory faulted in
- * here with one call per buffer rather than one page fault per 4 KiB on
- * the next log calls (tens of microseconds each on some VMs). */
 static void node_free(struct rr_chunk_node *n) {
   rr__chunk_clear(&n->chunk);
   rr__free(n);
@@ -342,20 +337,18 @@ fail:
   return NULL;
 }
 
-/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu.
- * The builders keep their capacity for the next rows: in a recycled buffer
- * of an earlier chunk when there is one, else in fresh memory faulted in
- * here with one call per buffer rather than one page fault per 4 KiB on
- * the next log calls (tens of microseconds each on some VMs). */
-int rr__acc_close(rr_recording *rec, struct acc *a) {
-  if (a->num_rows == 0) return RR_OK;
+/* Makes a chunk node of the accumulator's rows and resets it for the next
+ * ones: the builders keep their capacity, in a recycled buffer of an
+ * earlier chunk when there is one, else in fresh memory faulted in here
+ * with one call per buffer rather than one page fault per 4 KiB on the
+ * next log calls (tens of microseconds each on some VMs). Under rec->mu.
+ * On failure the rows are dropped. */
+static int acc_chunk(rr_recording *rec, struct acc *a, struct rr_chunk_node **out) {
   free_done(rec, 2); /* its memory is what this chunk is about to allocate */
   size_t row_bytes = (size_t)a->num_rows * (16 + 8 * a->n_tl);
   struct rr_chunk_node *node = row_bytes <= RR__PACK_MAX_ROW_BYTES ? node_packed(a) : node_owned(a);
   if (!node) {
     acc_discard(a);
-    rec->acc_bytes -= a->bytes;
-    a->bytes = 0;
     return RR_ENOMEM;
   }
   struct rr_chunk *c = &node->chunk;
@@ -370,7 +363,26 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
     if ((rc = rr_arrow_schema_copy(&k->list_type, &col->list_type)) < 0) { k->list.release(&k->list); goto fail; }
     c->n_components++;
   }
-  /* Columns with no value in any row are left out (Rerun rejects them). */
+  for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_visit_buffers(a->cols[i].b, refill, rec);
+  a->num_rows = 0;
+  a->unsorted = false;
+  *out = node;
+  return RR_OK;
+fail:
+  if (!c->packed) /* strings of the components not counted yet */
+    for (size_t i = c->n_components; i < a->n_cols; i++) {
+      rr__free(c->components[i].component);
+      rr__free(c->components[i].archetype);
+      rr__free(c->components[i].component_type);
+    }
+  rr__chunk_clear(c);
+  rr__free(node);
+  acc_discard(a);
+  return rc;
+}
+
+/* Columns with no value in any row are left out (Rerun rejects them). */
+static void drop_null_columns(struct rr_chunk *c) {
   size_t w = 0;
   for (size_t i = 0; i < c->n_components; i++) {
     struct rr_chunk_component *k = &c->components[i];
@@ -383,34 +395,29 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
     c->components[w++] = *k;
   }
   c->n_components = w;
-  for (size_t i = 0; i < a->n_cols; i++) rr_arrow_builder_visit_buffers(a->cols[i].b, refill, rec);
+}
+
+/* Closes the accumulator's rows into a chunk on the queue. Under rec->mu. */
+int rr__acc_close(rr_recording *rec, struct acc *a) {
+  if (a->num_rows == 0) return RR_OK;
+  struct rr_chunk_node *node = NULL;
+  size_t bytes = a->bytes;
+  rec->acc_bytes -= bytes;
+  a->bytes = 0;
+  int rc = acc_chunk(rec, a, &node);
+  if (rc < 0) return rc;
+  struct rr_chunk *c = &node->chunk;
+  drop_null_columns(c);
   /* What the chunk takes while queued: a one-row chunk's allocations
    * outweigh its data thirty times, and max_bytes_in_flight bounds memory. */
   size_t heap = rr__chunk_heap_bytes(c);
-  node->bytes = heap > a->bytes ? heap : a->bytes;
-  a->num_rows = 0;
-  a->unsorted = false;
-  rec->acc_bytes -= a->bytes;
-  a->bytes = 0;
+  node->bytes = heap > bytes ? heap : bytes;
   rec->q_bytes += node->bytes;
   if (rec->q_tail) rec->q_tail->next = node;
   else rec->q_head = node;
   rec->q_tail = node;
   pthread_cond_signal(&rec->cv_work);
   return RR_OK;
-fail:
-  if (!c->packed) /* strings of the components not counted yet */
-    for (size_t i = c->n_components; i < a->n_cols; i++) {
-      rr__free(c->components[i].component);
-      rr__free(c->components[i].archetype);
-      rr__free(c->components[i].component_type);
-    }
-  rr__chunk_clear(c);
-  rr__free(node);
-  acc_discard(a);
-  rec->acc_bytes -= a->bytes;
-  a->bytes = 0;
-  return rc;
 }
 
 static void close_all(rr_recording *rec) {

@@ -289,6 +289,43 @@ static void test_list_append_values(void **state) {
   }
 }
 
+/* A view of fixed-width values equals what a builder makes of them, and
+ * points into the caller's memory; other types are refused. */
+static void test_view_values(void **state) {
+  (void)state;
+  static float v[3 * 1000];
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) v[i] = (float)i * 0.5f;
+  for (int fsl = 0; fsl < 2; fsl++) {
+    struct ArrowSchema t;
+    if (fsl) mk(mk(&t, "+w:3", "item", true, 1)->children[0], "f", "item", false, 0);
+    else mk(&t, "f", "item", true, 0);
+    int64_t n = fsl ? 1000 : 3000;
+    struct ArrowArray view, built;
+    assert_int_equal(rr_arrow_array_view_values(&view, &t, v, n), RR_OK);
+    assert_int_equal(rr_arrow_array_validate(&view, &t, NULL), RR_OK);
+    rr_arrow_builder *b;
+    assert_int_equal(rr_arrow_builder_new(&b, &t), RR_OK);
+    assert_int_equal(rr_arrow_builder_append_values(b, v, n), RR_OK);
+    assert_int_equal(rr_arrow_builder_finish(b, &built), RR_OK);
+    cmp_arrays(&view, &built, 4);
+    const struct ArrowArray *leaf = fsl ? view.children[0] : &view;
+    assert_ptr_equal(leaf->buffers[1], v); /* no copy */
+    view.release(&view);
+    built.release(&built);
+    rr_arrow_builder_free(b);
+    t.release(&t);
+  }
+  struct ArrowSchema u;
+  mk(&u, "u", "item", true, 0);
+  struct ArrowArray a;
+  assert_int_equal(rr_arrow_array_view_values(&a, &u, v, 1), RR_EUNSUPPORTED);
+  u.release(&u);
+  mk(&u, "b", "item", true, 0);
+  assert_int_equal(rr_arrow_array_view_values(&a, &u, v, 1), RR_EUNSUPPORTED);
+  assert_int_equal(rr_arrow_array_view_values(&a, &u, NULL, 1), RR_EINVAL);
+  u.release(&u);
+}
+
 static long n_mallocs;
 static void *count_malloc(void *ud, size_t n) { n_mallocs++; return malloc(n); }
 static void *count_realloc(void *ud, void *p, size_t n) { n_mallocs++; return realloc(p, n); }
@@ -341,7 +378,7 @@ int main(void) {
       cmocka_unit_test(test_primitives),        cmocka_unit_test(test_bool_and_null),
       cmocka_unit_test(test_strings),           cmocka_unit_test(test_nested),
       cmocka_unit_test(test_appends_amortised), cmocka_unit_test(test_array_init_move),
-      cmocka_unit_test(test_list_append_values),
+      cmocka_unit_test(test_list_append_values), cmocka_unit_test(test_view_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
