@@ -582,6 +582,86 @@ static void send_store_info(rr_recording *rec) {
   }
 }
 
+/* ---- rows written from the caller's memory ------------------------------------ */
+
+/* Waits until the queued chunks are taken, then takes sink_mu, which the
+ * batcher holds while it writes them: the row goes out after everything
+ * logged before it. Waits at most the stream's block timeout, then writes
+ * anyway (chunks carry their row ids; order only keeps files tidy). Under
+ * mu; returns holding both. */
+static void sink_after_queue(rr_recording *rec) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + rec->block_timeout_ms * 1000000;
+  ts.tv_sec = deadline / 1000000000;
+  ts.tv_nsec = deadline % 1000000000;
+  bool late = false;
+  for (;;) {
+    while (rec->q_head && !late) {
+      pthread_cond_signal(&rec->cv_work);
+      if (pthread_cond_timedwait(&rec->cv_done, &rec->mu, &ts) == ETIMEDOUT) late = true;
+    }
+    pthread_mutex_unlock(&rec->mu);
+    pthread_mutex_lock(&rec->sink_mu); /* lock order: sink_mu, then mu */
+    pthread_mutex_lock(&rec->mu);
+    if (!rec->q_head || late) return;
+    pthread_mutex_unlock(&rec->sink_mu);
+  }
+}
+
+int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *views, size_t n_views, rr_error *err) {
+  size_t used = 0; /* views moved into the chunk */
+  int rc = RR_OK;
+  a->num_rows++;
+  rec->stats.rows_logged++;
+  for (size_t i = 0; i < a->n_cols && rc == RR_OK; i++) /* placeholders, and columns this row left out */
+    if (rr_arrow_builder_length(a->cols[i].b) < a->num_rows) rc = rr_arrow_builder_append_nulls(a->cols[i].b, 1);
+  struct rr_chunk_node *node = NULL;
+  rec->acc_bytes -= a->bytes;
+  a->bytes = 0;
+  if (rc == RR_OK) rc = acc_chunk(rec, a, &node);
+  else acc_discard(a);
+  for (; rc == RR_OK && used < n_views; used++) {
+    struct rr_chunk_component *k = &node->chunk.components[views[used].col];
+    struct ArrowArray list;
+    int32_t *off = rr__malloc(2 * sizeof *off);
+    if (!off || (rc = rr_arrow_array_init(&list, 1, 0, 2, 1)) < 0) {
+      rr__free(off);
+      rc = RR_ENOMEM;
+      break;
+    }
+    off[0] = 0;
+    off[1] = (int32_t)views[used].values.length; /* <= INT32_MAX: checked by the caller */
+    rr_arrow_array_set_buffer(&list, 1, off);
+    rr_arrow_array_move(&views[used].values, list.children[0]);
+    k->list.release(&k->list);
+    rr_arrow_array_move(&list, &k->list);
+  }
+  for (size_t i = used; i < n_views; i++) views[i].values.release(&views[i].values);
+  if (rc < 0) {
+    if (node) node_free(node);
+    rec->stats.rows_dropped++;
+    return rr__err(err, rc, "out of memory writing a %s row", a->entity_path);
+  }
+  drop_null_columns(&node->chunk);
+  sink_after_queue(rec);
+  pthread_mutex_unlock(&rec->mu);
+  send_store_info(rec);
+  struct rr_msg *m = NULL;
+  rr_error e = {0};
+  if (rr__encode_chunk(rec, &node->chunk, &m, &e) == RR_OK) {
+    deliver(rec, m); /* sink errors are counted and logged there, as for queued chunks */
+    rec->stats.chunks_written++;
+  } else {
+    rec->stats.write_errors++;
+    rr__log(RR_LOG_ERROR, "cannot encode a chunk of %s: %s", node->chunk.entity_path, e.msg);
+  }
+  pthread_mutex_unlock(&rec->sink_mu);
+  node_free(node); /* before returning: it points into the caller's memory */
+  pthread_mutex_lock(&rec->mu);
+  return RR_OK;
+}
+
 /* Encodes and writes the queued chunks and returns them, written, for
  * rec->done. Called with sink_mu held, mu not. */
 static struct rr_chunk_node *write_chunks(rr_recording *rec, struct rr_chunk_node *list) {

@@ -115,6 +115,56 @@ static int close_on_type_change(rr_recording *rec, const rr__archetype_def *def,
   return RR_OK;
 }
 
+/* A row larger than max_bytes_in_flight: see rr__acc_write_direct. Large
+ * fixed-width fields are viewed in place, the others appended as usual. */
+static int log_direct(rr_recording *rec, const char *path, const rr__archetype_def *def, const void *arch,
+                      uint32_t present, bool is_static, bool internal, rr_error *err) {
+  struct rr_view_col views[32];
+  size_t nv = 0;
+  pthread_mutex_lock(&rec->mu);
+  int rc = RR_OK;
+  size_t ntl = 0;
+  uint64_t version = 0;
+  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl, &version);
+  struct acc *a = acc_for(rec, path, is_static, internal, tl, ntl, version, err);
+  if (!a) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
+  if (!rec->thread_running) rr__start_thread(rec); /* it writes what is queued before this row */
+  if (RR__UNLIKELY(a->user_cols) && (rc = close_on_type_change(rec, def, present, a)) < 0) goto fail;
+  if ((rc = rr__acc_close(rec, a)) < 0) goto fail; /* the entity's earlier rows go first */
+  if ((rc = rr__acc_row_begin(rec, a, tl, ntl)) < 0) goto fail;
+  size_t j = 0;
+  for (; present; present &= present - 1) {
+    const rr__field_def *f = &def->fields[rr__lowest_bit(present)];
+    const void *p = rr__field_ptr(f, arch);
+    size_t n = rr__field_count(f, arch);
+    const rr__component_def *t = f->type;
+    struct acc_col *col = find_col(a, f->component, j++);
+    if (!col) {
+      col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
+      if (!col) { rc = RR_ENOMEM; goto fail; }
+      col->static_key = f->component;
+    }
+    if (rr__rep_is_flat(t->rep) && n * t->c_size >= RR__DIRECT_MIN_BYTES && n <= (size_t)INT32_MAX && nv < 32 &&
+        rr_arrow_array_view_values(&views[nv].values, col->list_type.children[0], p, (int64_t)n) == RR_OK) {
+      views[nv++].col = (size_t)(col - a->cols);
+    } else if (rr__rep_is_flat(t->rep) && n != 0) {
+      if ((rc = rr_arrow_builder_list_append_values(col->b, p, (int64_t)n)) < 0) goto fail;
+    } else {
+      if ((rc = t->append_trusted(rr_arrow_builder_child(col->b, 0), p, n)) < 0) goto fail;
+      if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
+    }
+    a->row_cols++;
+  }
+  rc = rr__acc_write_direct(rec, a, views, nv, err);
+  pthread_mutex_unlock(&rec->mu);
+  return rc;
+fail:
+  for (size_t i = 0; i < nv; i++) views[i].values.release(&views[i].values);
+  rc = row_failed(rec, a, rc, err);
+  pthread_mutex_unlock(&rec->mu);
+  return rc;
+}
+
 static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id type, const void *arch,
                          bool is_static, bool internal, rr_error *err) {
   const rr__archetype_def *def = rr__archetype_get(type);
@@ -123,6 +173,14 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
   /* def->validate, which also lists the logged fields */
   uint32_t present = 0;
   RR_TRY(rr__archetype_validate_fields(def, arch, err, &present));
+  /* a row larger than the queue may hold, under a policy that waits */
+  size_t row_bytes = 0;
+  for (uint32_t b = present; b; b &= b - 1) {
+    const rr__field_def *f = &def->fields[rr__lowest_bit(b)];
+    row_bytes += rr__field_count(f, arch) * f->type->c_size;
+  }
+  if (RR__UNLIKELY(row_bytes > (size_t)rec->max_in_flight) && rec->policy != RR_BACKPRESSURE_DROP_OLDEST)
+    return log_direct(rec, path, def, arch, present, is_static, internal, err);
   pthread_mutex_lock(&rec->mu);
   int rc = RR_OK;
   size_t ntl = 0;

@@ -176,6 +176,21 @@ void rr__acc_discard(rr_recording *rec, struct acc *a);
 void rr__acc_drop_columns(struct acc *a); /* only when it has no rows */
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n);
 int rr__acc_row_done(rr_recording *rec, struct acc *a, size_t bytes);
+/* A row larger than max_bytes_in_flight, under a policy that waits for
+ * room, is written from the caller's memory instead of being queued: the
+ * caller would wait for its write anyway, and a copy of it would be the
+ * largest allocation the SDK makes. `a` holds that one row (row begun,
+ * small fields appended); the columns in `views` (their index in a->cols)
+ * get the caller's values in place. Waits for the queued chunks to be
+ * written first, writes the row's chunk on the calling thread, and
+ * returns when the sink has it. Under rec->mu (released meanwhile). */
+struct rr_view_col {
+  size_t col;
+  struct ArrowArray values; /* rr_arrow_array_view_values; moved into the chunk */
+};
+/* Values of at least this many bytes are viewed rather than copied. */
+#define RR__DIRECT_MIN_BYTES ((size_t)64 << 10)
+int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *views, size_t n_views, rr_error *err);
 void rr__backpressure(rr_recording *rec);
 void *rr__batcher_main(void *arg);
 int rr__set_sink(rr_recording *rec, struct rr_sink *sink);

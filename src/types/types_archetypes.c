@@ -166,10 +166,22 @@ static int check_mesh(const rr__archetype_def *a, const void *s, rr_error *err) 
   return RR_OK;
 }
 
-/* Every value finite (exponent bits not all ones): one test per float, no
- * call, for the common geometric components. */
+/* Every value finite (exponent bits not all ones), for the common
+ * geometric components: blocks of 64 floats without a branch inside, which
+ * the compiler turns into vector code (a 600 MB point cloud is checked at
+ * memory speed), then the rest one by one. */
 static inline bool all_finite_f32(const float *v, size_t count) {
-  for (size_t i = 0; i < count; i++) {
+  size_t i = 0;
+  for (; count - i >= 64; i += 64) {
+    uint32_t bad = 0;
+    for (size_t k = 0; k < 64; k++) {
+      uint32_t u;
+      memcpy(&u, &v[i + k], sizeof u);
+      bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (RR__UNLIKELY(bad)) return false;
+  }
+  for (; i < count; i++) {
     uint32_t u;
     memcpy(&u, &v[i], sizeof u);
     if (RR__UNLIKELY((u & 0x7f800000u) == 0x7f800000u)) return false;

@@ -363,6 +363,70 @@ static void test_cached_schema_sortedness(void **state) {
   rr_free(bytes);
 }
 
+static int64_t chunks_of(const tdecoded *d, const char *entity) {
+  int64_t n = 0;
+  for (int c = 0; c < d->n_chunks; c++) n += !strcmp(d->chunks[c].entity, entity);
+  return n;
+}
+
+/* Rows larger than max_bytes_in_flight, under the default policy, are
+ * written from the caller's memory before rr_log returns (one chunk each):
+ * the caller's buffer is overwritten right after every call, and what
+ * arrives is what was logged, in every sink, with the small rows logged in
+ * between and a small string column next to the viewed positions. */
+static void test_rows_written_in_place(void **state) {
+  (void)state;
+  static rr_position3d pts[PTS];
+  enum { ROWS = 12 };
+  char path[] = "/tmp/rr_test_direct_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  for (int compress = 0; compress < 2; compress++)
+    for (int sink = 0; sink < 3; sink++) { /* memory, file, none until the end (buffered) */
+      rr_recording *rec = new_rec(compress, 0, RR_BACKPRESSURE_DEFAULT, 64 << 10);
+      if (sink == 0) assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+      if (sink == 1) assert_int_equal(rr_recording_save(rec, path, NULL), RR_OK);
+      for (int row = 0; row < ROWS; row++) {
+        rr_set_time_sequence(rec, "frame", row);
+        rr_scalar v = row;
+        rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+        assert_int_equal(rr_log(rec, "small", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+        fill_row(pts, row);
+        rr_text label = "row";
+        rr_points3d p = {.positions = pts, .num_positions = PTS, .labels = &label, .num_labels = 1};
+        assert_int_equal(rr_log(rec, "big", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+        fill_row(pts, 1000 + row); /* the caller reuses its buffer at once */
+      }
+      rr_recording_stats st;
+      rr_recording_stats_get(rec, &st);
+      assert_int_equal(st.rows_dropped, 0);
+      assert_int_equal(st.chunks_dropped, 0);
+      if (sink == 2) assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
+      uint8_t *bytes;
+      size_t len;
+      if (sink == 1) {
+        rr_recording_free(rec);
+        bytes = read_whole_file(path, &len);
+      } else {
+        assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
+        rr_recording_free(rec);
+      }
+      tdecoded *d = tdecode(bytes, len);
+      assert_int_equal(d->n_errors, 0);
+      bool seen[ROWS] = {0};
+      assert_int_equal(check_rows(d, seen, ROWS), ROWS);
+      assert_int_equal(chunks_of(d, "/big"), ROWS); /* one chunk per row: not queued */
+      assert_int_equal(trows(d, "/small"), ROWS);
+      for (int c = 0; c < d->n_chunks; c++)
+        if (!strcmp(d->chunks[c].entity, "/big")) assert_true(tcol(&d->chunks[c], "Points3D:labels") >= 0);
+      tdecoded_free(d);
+      if (sink == 1) free(bytes);
+      else rr_free(bytes);
+    }
+  unlink(path);
+}
+
 /* Queued one-row chunks count what they take on the heap (thirty times
  * their data), so that max_bytes_in_flight bounds memory. */
 static void test_queue_counts_heap_bytes(void **state) {
@@ -412,6 +476,7 @@ int main(void) {
       cmocka_unit_test(test_cached_schema_messages),
       cmocka_unit_test(test_cached_schema_sortedness),
       cmocka_unit_test(test_queue_counts_heap_bytes),
+      cmocka_unit_test(test_rows_written_in_place),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
