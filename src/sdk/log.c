@@ -115,6 +115,28 @@ static int close_on_type_change(rr_recording *rec, const rr__archetype_def *def,
   return RR_OK;
 }
 
+/* The accumulator's column for an archetype field, created if new. */
+static inline struct acc_col *field_col(struct acc *a, const rr__archetype_def *def, const rr__field_def *f,
+                                        size_t hint) {
+  struct acc_col *col = find_col(a, f->component, hint);
+  if (RR__LIKELY(col)) return col;
+  const rr__component_def *t = f->type;
+  col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
+  if (col) col->static_key = f->component;
+  return col;
+}
+
+/* Appends a field's n values (validated) as the column's next list slot. */
+static inline int append_field(struct acc_col *col, const rr__component_def *t, const void *p, size_t n) {
+  /* flat reps are laid out as the builder's buffers */
+  if (rr__rep_is_flat(t->rep) && n != 0) {
+    if (RR__UNLIKELY(n > (size_t)INT64_MAX)) return RR_ERANGE;
+    return rr_arrow_builder_list_append_values(col->b, p, (int64_t)n);
+  }
+  RR_TRY(t->append_trusted(rr_arrow_builder_child(col->b, 0), p, n));
+  return rr_arrow_builder_list_finish(col->b);
+}
+
 /* A row larger than max_bytes_in_flight: see rr__acc_write_direct. Large
  * fixed-width fields are viewed in place, the others appended as usual. */
 static int log_direct(rr_recording *rec, const char *path, const rr__archetype_def *def, const void *arch,
@@ -138,21 +160,13 @@ static int log_direct(rr_recording *rec, const char *path, const rr__archetype_d
     const void *p = rr__field_ptr(f, arch);
     size_t n = rr__field_count(f, arch);
     const rr__component_def *t = f->type;
-    struct acc_col *col = find_col(a, f->component, j++);
-    if (!col) {
-      col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
-      if (!col) { rc = RR_ENOMEM; goto fail; }
-      col->static_key = f->component;
-    }
+    struct acc_col *col = field_col(a, def, f, j++);
+    if (!col) { rc = RR_ENOMEM; goto fail; }
     if (rr__rep_is_flat(t->rep) && n * t->c_size >= RR__DIRECT_MIN_BYTES && n <= (size_t)INT32_MAX && nv < 32 &&
-        rr_arrow_array_view_values(&views[nv].values, col->list_type.children[0], p, (int64_t)n) == RR_OK) {
+        rr_arrow_array_view_values(&views[nv].values, col->list_type.children[0], p, (int64_t)n) == RR_OK)
       views[nv++].col = (size_t)(col - a->cols);
-    } else if (rr__rep_is_flat(t->rep) && n != 0) {
-      if ((rc = rr_arrow_builder_list_append_values(col->b, p, (int64_t)n)) < 0) goto fail;
-    } else {
-      if ((rc = t->append_trusted(rr_arrow_builder_child(col->b, 0), p, n)) < 0) goto fail;
-      if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
-    }
+    else if ((rc = append_field(col, t, p, n)) < 0)
+      goto fail;
     a->row_cols++;
   }
   rc = rr__acc_write_direct(rec, a, views, nv, err);
@@ -199,20 +213,9 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
     const void *p = rr__field_ptr(f, arch);
     size_t n = rr__field_count(f, arch);
     const rr__component_def *t = f->type;
-    struct acc_col *col = find_col(a, f->component, j++);
-    if (!col) {
-      col = rr__acc_col(a, f->component, def->name, t->type_name, t->arrow_type(), NULL);
-      if (!col) { rc = RR_ENOMEM; goto fail; }
-      col->static_key = f->component;
-    }
-    /* validated above; flat reps are laid out as the builder's buffers */
-    if (rr__rep_is_flat(t->rep) && n != 0) {
-      if (RR__UNLIKELY(n > (size_t)INT64_MAX)) { rc = RR_ERANGE; goto fail; }
-      if ((rc = rr_arrow_builder_list_append_values(col->b, p, (int64_t)n)) < 0) goto fail;
-    } else {
-      if ((rc = t->append_trusted(rr_arrow_builder_child(col->b, 0), p, n)) < 0) goto fail;
-      if ((rc = rr_arrow_builder_list_finish(col->b)) < 0) goto fail;
-    }
+    struct acc_col *col = field_col(a, def, f, j++);
+    if (!col) { rc = RR_ENOMEM; goto fail; }
+    if ((rc = append_field(col, t, p, n)) < 0) goto fail; /* validated above */
     bytes += n * t->c_size;
     a->row_cols++;
   }
