@@ -204,6 +204,9 @@ static uint64_t drop_oldest(struct grpc_sink *g, size_t need) {
  * with a timeout, then drop the oldest). Returns how many were dropped. */
 static uint64_t make_room(struct grpc_sink *g, size_t need) {
   if (g->q_bytes + need <= g->max_bytes) return 0;
+  /* A message larger than the bound is queued alone over it (the newest is
+   * never dropped); dropping the others would not make it fit. */
+  if (need > g->max_bytes) return 0;
   if (g->rec->policy == RR_BACKPRESSURE_BLOCK) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -427,6 +427,32 @@ static void test_rows_written_in_place(void **state) {
   unlink(path);
 }
 
+/* A row larger than the gRPC sink's whole queue is queued over its bound
+ * without dropping the messages before it (it could never fit anyway).
+ * Nothing listens on the port: the sink keeps everything queued. */
+static void test_grpc_oversized_row_drops_nothing(void **state) {
+  (void)state;
+  rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = true, .no_start_time = true,
+                            .max_bytes_in_flight = 64 << 10};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  rr_grpc_options go = {.flush_timeout_sec = 0.2};
+  assert_int_equal(rr_recording_connect_grpc_opts(rec, "rerun+http://127.0.0.1:1/proxy", &go, NULL), RR_OK);
+  rr_scalar v = 1;
+  rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+  assert_int_equal(rr_log(rec, "small", RR_ARCHETYPE_SCALARS, &sc, NULL), RR_OK);
+  rr_recording_flush(rec, true, 200); /* handed to the sink, not sent */
+  static rr_position3d pts[PTS]; /* 120 kB: more than the 64 KiB queue */
+  fill_row(pts, 0);
+  rr_points3d p = {.positions = pts, .num_positions = PTS};
+  assert_int_equal(rr_log(rec, "big", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  assert_int_equal(st.chunks_dropped, 0);
+  assert_int_equal(st.chunks_written, 2);
+  rr_recording_free(rec); /* gives up after the flush timeout */
+}
+
 /* Queued one-row chunks count what they take on the heap (thirty times
  * their data), so that max_bytes_in_flight bounds memory. */
 static void test_queue_counts_heap_bytes(void **state) {
@@ -477,6 +503,7 @@ int main(void) {
       cmocka_unit_test(test_cached_schema_sortedness),
       cmocka_unit_test(test_queue_counts_heap_bytes),
       cmocka_unit_test(test_rows_written_in_place),
+      cmocka_unit_test(test_grpc_oversized_row_drops_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
