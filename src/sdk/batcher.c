@@ -410,14 +410,20 @@ int rr__acc_close(rr_recording *rec, struct acc *a) {
   drop_null_columns(c);
   /* What the chunk takes while queued: a one-row chunk's allocations
    * outweigh its data thirty times, and max_bytes_in_flight bounds memory. */
-  size_t heap = rr__chunk_heap_bytes(c);
-  node->bytes = heap > bytes ? heap : bytes;
+  node->bytes = bytes;
+  rr__queue_push(rec, node);
+  return RR_OK;
+}
+
+void rr__queue_push(rr_recording *rec, struct rr_chunk_node *node) {
+  size_t heap = rr__chunk_heap_bytes(&node->chunk);
+  if (heap > node->bytes) node->bytes = heap;
   rec->q_bytes += node->bytes;
   if (rec->q_tail) rec->q_tail->next = node;
   else rec->q_head = node;
   rec->q_tail = node;
+  rec->q_in++;
   pthread_cond_signal(&rec->cv_work);
-  return RR_OK;
 }
 
 static void close_all(rr_recording *rec) {
@@ -451,6 +457,7 @@ void rr__backpressure(rr_recording *rec) {
     struct rr_chunk_node *n = rec->q_head;
     rec->q_head = n->next;
     rec->q_bytes -= n->bytes;
+    rec->q_out++;
     rec->stats.chunks_dropped++;
     rec->stats.rows_dropped += (uint64_t)n->chunk.num_rows;
     if (rec->stats.chunks_dropped == 1 || (rec->stats.chunks_dropped & (rec->stats.chunks_dropped - 1)) == 0)
@@ -584,12 +591,14 @@ static void send_store_info(rr_recording *rec) {
 
 /* ---- rows written from the caller's memory ------------------------------------ */
 
-/* Waits until the queued chunks are taken, then takes sink_mu, which the
- * batcher holds while it writes them: the row goes out after everything
- * logged before it. Waits at most the stream's block timeout, then writes
- * anyway (chunks carry their row ids; order only keeps files tidy). Under
- * mu; returns holding both. */
+/* Waits until the chunks queued so far are taken (not those queued
+ * meanwhile by other threads), then takes sink_mu, which the batcher holds
+ * while it writes them: the row goes out after everything logged before
+ * it. Waits at most the stream's block timeout, then writes anyway (chunks
+ * carry their row ids; order only keeps files tidy). Under mu; returns
+ * holding both. */
 static void sink_after_queue(rr_recording *rec) {
+  uint64_t before = rec->q_in;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   int64_t deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + rec->block_timeout_ms * 1000000;
@@ -597,14 +606,14 @@ static void sink_after_queue(rr_recording *rec) {
   ts.tv_nsec = deadline % 1000000000;
   bool late = false;
   for (;;) {
-    while (rec->q_head && !late) {
+    while (rec->q_out < before && !late) {
       pthread_cond_signal(&rec->cv_work);
       if (pthread_cond_timedwait(&rec->cv_done, &rec->mu, &ts) == ETIMEDOUT) late = true;
     }
     pthread_mutex_unlock(&rec->mu);
     pthread_mutex_lock(&rec->sink_mu); /* lock order: sink_mu, then mu */
     pthread_mutex_lock(&rec->mu);
-    if (!rec->q_head || late) return;
+    if (rec->q_out >= before || late) return;
     pthread_mutex_unlock(&rec->sink_mu);
   }
 }
@@ -727,6 +736,7 @@ void *rr__batcher_main(void *arg) {
     size_t bytes = 0;
     for (int k = 0; last; k++) {
       bytes += last->bytes;
+      rec->q_out++;
       if (!last->next || k + 1 == RR__RUN_CHUNKS || bytes >= RR__RUN_BYTES) break;
       last = last->next;
     }

@@ -417,14 +417,8 @@ static int send_columns(rr_recording *rec, const char *path, const rr_time_colum
   for (size_t r = 0; r < n_rows; r++) rr__tuid_to_be(rr__next_row_id(rec, rr__now_ns()), c->row_ids + 16 * r);
   if (!c->entity_path) { pthread_mutex_unlock(&rec->mu); rc = RR_ENOMEM; goto fail; }
   rec->stats.rows_logged += n_rows;
-  size_t heap = rr__chunk_heap_bytes(c);
-  if (heap > node->bytes) node->bytes = heap;
-  rec->q_bytes += node->bytes;
-  if (rec->q_tail) rec->q_tail->next = node;
-  else rec->q_head = node;
-  rec->q_tail = node;
+  rr__queue_push(rec, node);
   if (!rec->thread_running) rr__start_thread(rec);
-  pthread_cond_signal(&rec->cv_work);
   rr__backpressure(rec);
   pthread_mutex_unlock(&rec->mu);
   return RR_OK;

@@ -133,6 +133,7 @@ struct rr_recording {
    * (RR__DONE_MAX_*), past which and when idle the batcher frees them. */
   struct rr_chunk_node *done;
   size_t n_done, done_bytes;
+  uint64_t q_in, q_out; /* chunks queued, chunks taken off (written or dropped) */
   /* Large value buffers of written or dropped chunks, already faulted in,
    * handed to the accumulators' builders at their next close instead of
    * fresh memory (see rr__acc_close). Under mu. */
@@ -172,6 +173,8 @@ struct acc_col *rr__acc_col(struct acc *a, const char *component, const char *ar
                             const char *component_type, const struct ArrowSchema *value_type,
                             bool *conflict);
 int rr__acc_close(rr_recording *rec, struct acc *a);
+/* Queues a chunk (node->bytes: its data; raised to its heap bytes). Under mu. */
+void rr__queue_push(rr_recording *rec, struct rr_chunk_node *node);
 void rr__acc_discard(rr_recording *rec, struct acc *a);
 void rr__acc_drop_columns(struct acc *a); /* only when it has no rows */
 int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *tl, size_t n);

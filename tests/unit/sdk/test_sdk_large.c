@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <malloc.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -427,6 +429,65 @@ static void test_rows_written_in_place(void **state) {
   unlink(path);
 }
 
+/* A large row waits for the chunks queued before it, not for those other
+ * threads keep queueing meanwhile. A thread logs one-row chunks into a sink
+ * (a pipe read at about 64 MB/s) far slower than it logs: the 8 MiB queue
+ * stays full while the batcher writes its 1 MiB runs, and a wait for an
+ * empty queue lasted the 30 s block timeout per row. */
+struct chatter { rr_recording *rec; atomic_bool stop; long rows; };
+static void *chatter_main(void *arg) {
+  struct chatter *c = arg;
+  for (int64_t i = 0; !atomic_load(&c->stop); i++) {
+    rr_set_time_sequence(c->rec, "step", i);
+    rr_scalar v = (double)i;
+    rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+    if (rr_log(c->rec, "chatter", RR_ARCHETYPE_SCALARS, &sc, NULL) == RR_OK) c->rows++;
+  }
+  return NULL;
+}
+struct slow_reader { int fd; atomic_bool stop; };
+static void *read_slowly(void *arg) {
+  struct slow_reader *r = arg;
+  static uint8_t buf[65536];
+  while (read(r->fd, buf, sizeof buf) > 0)
+    if (!atomic_load(&r->stop)) usleep(1000);
+  return NULL;
+}
+
+static void test_direct_row_not_starved(void **state) {
+  (void)state;
+  rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = true, .no_start_time = true,
+                            .flush_num_rows = 1, .max_bytes_in_flight = 8 << 20, .block_timeout_ms = 30000};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  struct rr_sink *s;
+  assert_int_equal(rr__sink_fd_new(&s, fds[1], true, false, "pipe", NULL), RR_OK);
+  assert_int_equal(rr__set_sink(rec, s), RR_OK);
+  struct slow_reader sr = {fds[0], false};
+  struct chatter c = {rec, false, 0};
+  pthread_t rt, ct;
+  assert_int_equal(pthread_create(&rt, NULL, read_slowly, &sr), 0);
+  assert_int_equal(pthread_create(&ct, NULL, chatter_main, &c), 0);
+  usleep(300000); /* the queue fills up */
+  static rr_position3d pts[70 * PTS]; /* 8.4 MB: more than the 8 MiB queue */
+  rr_points3d p = {.positions = pts, .num_positions = 70 * PTS};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 2; i++) assert_int_equal(rr_log(rec, "big", RR_ARCHETYPE_POINTS3D, &p, NULL), RR_OK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  atomic_store(&c.stop, true);
+  pthread_join(ct, NULL);
+  atomic_store(&sr.stop, true);
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  print_message("two large rows among %ld one-row chunks: %.3f s\n", c.rows, secs);
+  assert_true(secs < 10); /* waiting for an empty queue lasted 30 s per row */
+  rr_recording_free(rec);
+  pthread_join(rt, NULL);
+  close(fds[0]);
+}
+
 /* A row larger than the gRPC sink's whole queue is queued over its bound
  * without dropping the messages before it (it could never fit anyway).
  * Nothing listens on the port: the sink keeps everything queued. */
@@ -504,6 +565,7 @@ int main(void) {
       cmocka_unit_test(test_queue_counts_heap_bytes),
       cmocka_unit_test(test_rows_written_in_place),
       cmocka_unit_test(test_grpc_oversized_row_drops_nothing),
+      cmocka_unit_test(test_direct_row_not_starved),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
