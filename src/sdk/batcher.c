@@ -419,11 +419,13 @@ void rr__queue_push(rr_recording *rec, struct rr_chunk_node *node) {
   size_t heap = rr__chunk_heap_bytes(&node->chunk);
   if (heap > node->bytes) node->bytes = heap;
   rec->q_bytes += node->bytes;
+  bool was_empty = !rec->q_head;
   if (rec->q_tail) rec->q_tail->next = node;
   else rec->q_head = node;
   rec->q_tail = node;
   rec->q_in++;
-  pthread_cond_signal(&rec->cv_work);
+  /* the batcher sleeps only on an empty queue (and takes all it finds) */
+  if (was_empty) pthread_cond_signal(&rec->cv_work);
 }
 
 static void close_all(rr_recording *rec) {
