@@ -921,6 +921,7 @@ void rr__recording_after_fork_child(rr_recording *rec) {
   free_done(rec, INT_MAX);
   rec->q_tail = NULL;
   rec->q_bytes = rec->acc_bytes = 0;
+  rec->q_out = rec->q_in; /* the parent's chunks are not waited for here */
   rec->thread_running = false;
   rec->flush_done = rec->flush_req;
   rr__init_conds(rec);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rerun.h"
@@ -314,6 +315,53 @@ static void test_fork(void **state) {
   assert_int_equal(trows(d, "/parent/before"), 100); /* not duplicated by the child */
   assert_int_equal(trows(d, "/parent/after"), 100);
   assert_int_equal(trows(d, "/child"), 50);
+  tdecoded_free(d);
+  free(b);
+  unlink(path);
+}
+
+/* A child forked while chunks were queued logs a row larger than the
+ * queue: it must not wait for the parent's chunks, which it dropped. */
+static void test_fork_then_large_row(void **state) {
+  (void)state;
+  char path[] = "/tmp/rr_fork_big_XXXXXX";
+  close(mkstemp(path));
+  rr_recording_options o = {.application_id = "app", .strict = true, .flush_num_rows = 1,
+                            .max_bytes_in_flight = 1 << 20, .block_timeout_ms = 20000};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_save(rec, path, NULL), RR_OK);
+  rr_scalar s = 1;
+  rr_scalars sc = {.scalars = &s, .num_scalars = 1};
+  pthread_mutex_lock(&rec->sink_mu); /* the batcher takes a run and waits: the rest stays queued */
+  for (int i = 0; i < 400; i++) { rr_set_time_sequence(rec, "i", i); rr_log(rec, "parent", RR_ARCHETYPE_SCALARS, &sc, NULL); }
+  pthread_mutex_lock(&rec->mu);
+  bool queued = rec->q_head != NULL;
+  pthread_mutex_unlock(&rec->mu);
+  assert_true(queued);
+  pid_t pid = fork();
+  if (pid == 0) {
+    static rr_position3d pts[100000]; /* 1.2 MB: more than the 1 MiB queue */
+    rr_points3d p = {.positions = pts, .num_positions = 100000};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (rr_log(rec, "child_big", RR_ARCHETYPE_POINTS3D, &p, NULL)) _exit(3);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rr_recording_free(rec);
+    _exit(t1.tv_sec - t0.tv_sec > 5 ? 4 : 0); /* the bug waited the 20 s block timeout */
+  }
+  pthread_mutex_unlock(&rec->sink_mu);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  rr_recording_free(rec);
+  size_t n = 0;
+  uint8_t *b = read_whole_file(path, &n);
+  tdecoded *d = tdecode(b, n);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(trows(d, "/parent"), 400);
+  assert_int_equal(trows(d, "/child_big"), 1);
   tdecoded_free(d);
   free(b);
   unlink(path);
@@ -638,6 +686,7 @@ int main(void) {
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_buffered_then_save),
       cmocka_unit_test(test_fork),
+      cmocka_unit_test(test_fork_then_large_row),
       cmocka_unit_test(test_killed_writer_leaves_decodable_file),
       cmocka_unit_test(test_send_columns),
       cmocka_unit_test(test_flush_thresholds_and_any_values),
