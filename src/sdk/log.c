@@ -115,6 +115,18 @@ static int close_on_type_change(rr_recording *rec, const rr__archetype_def *def,
   return RR_OK;
 }
 
+/* Takes rec->mu and finds the accumulator of the path and the thread's
+ * timelines (*tl, *ntl). NULL (lock released) with err set on failure. */
+static inline struct acc *lock_acc(rr_recording *rec, const char *path, bool is_static, bool internal,
+                                   const struct tl_value **tl, size_t *ntl, rr_error *err) {
+  pthread_mutex_lock(&rec->mu);
+  uint64_t version = 0;
+  *tl = is_static ? NULL : rr__thread_timelines(rec, ntl, &version);
+  struct acc *a = acc_for(rec, path, is_static, internal, *tl, *ntl, version, err);
+  if (!a) pthread_mutex_unlock(&rec->mu);
+  return a;
+}
+
 /* The accumulator's column for an archetype field, created if new. */
 static inline struct acc_col *field_col(struct acc *a, const rr__archetype_def *def, const rr__field_def *f,
                                         size_t hint) {
@@ -143,13 +155,11 @@ static int log_direct(rr_recording *rec, const char *path, const rr__archetype_d
                       uint32_t present, bool is_static, bool internal, rr_error *err) {
   struct rr_view_col views[32];
   size_t nv = 0;
-  pthread_mutex_lock(&rec->mu);
   int rc = RR_OK;
   size_t ntl = 0;
-  uint64_t version = 0;
-  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl, &version);
-  struct acc *a = acc_for(rec, path, is_static, internal, tl, ntl, version, err);
-  if (!a) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
+  const struct tl_value *tl;
+  struct acc *a = lock_acc(rec, path, is_static, internal, &tl, &ntl, err);
+  if (!a) return err->code < 0 ? err->code : RR_EPATH;
   if (!rec->thread_running) rr__start_thread(rec); /* it writes what is queued before this row */
   if (RR__UNLIKELY(a->user_cols) && (rc = close_on_type_change(rec, def, present, a)) < 0) goto fail;
   if ((rc = rr__acc_close(rec, a)) < 0) goto fail; /* the entity's earlier rows go first */
@@ -195,13 +205,11 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
   }
   if (RR__UNLIKELY(row_bytes > (size_t)rec->max_in_flight) && rec->policy != RR_BACKPRESSURE_DROP_OLDEST)
     return log_direct(rec, path, def, arch, present, is_static, internal, err);
-  pthread_mutex_lock(&rec->mu);
   int rc = RR_OK;
   size_t ntl = 0;
-  uint64_t version = 0;
-  const struct tl_value *tl = is_static ? NULL : rr__thread_timelines(rec, &ntl, &version);
-  struct acc *a = acc_for(rec, path, is_static, internal, tl, ntl, version, err);
-  if (!a) { pthread_mutex_unlock(&rec->mu); return err->code < 0 ? err->code : RR_EPATH; }
+  const struct tl_value *tl;
+  struct acc *a = lock_acc(rec, path, is_static, internal, &tl, &ntl, err);
+  if (!a) return err->code < 0 ? err->code : RR_EPATH;
   /* A column of the same name made by rr_log_columns may have another
    * type: as there, a type change starts a new chunk. */
   if (RR__UNLIKELY(a->user_cols) && (rc = close_on_type_change(rec, def, present, a)) < 0) goto fail;
