@@ -15,13 +15,16 @@ pass=0 fail=0
 
 # label example timeline min max [example arguments]
 # (the -raw cases write without LZ4: large value buffers go to the file
-# straight from the chunk, in parts)
+# straight from the chunk, in parts; the -direct cases bound the queue below
+# an image's size, so each image row is written from the caller's memory)
 cases="points3d points3d frame 0 99
 points3d-raw points3d frame 0 99 --no-compression
 plots plots step 0 999
 dna dna stable_time 0 3990000000
 images images frame 0 19
 images-raw images frame 0 19 --no-compression
+images-direct images frame 0 19 --max-bytes-in-flight 65536
+images-direct-raw images frame 0 19 --no-compression --max-bytes-in-flight 65536
 text_log text_log log_seq 0 59
 mesh mesh frame 0 0
 all_archetypes all_archetypes frame 0 2"

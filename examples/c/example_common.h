@@ -1,6 +1,7 @@
 /* Shared command-line handling of the examples: --save FILE, --stdout,
  * --connect [URL] (a running server), --spawn, --serve (server in-process),
- * --no-compression (messages without LZ4).
+ * --no-compression (messages without LZ4), --max-bytes-in-flight N (the
+ * stream's queue bound; rows larger than it are written in place).
  * (Header-only; each example is one program.) */
 #ifndef EXAMPLE_COMMON_H
 #define EXAMPLE_COMMON_H
@@ -16,6 +17,7 @@ static rr_recording *example_start(int argc, char **argv, const char *app_id) {
   const char *save = NULL;
   const char *connect = NULL;
   int use_stdout = 0, serve = 0, spawn = 0, raw = 0;
+  long long max_in_flight = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
     else if (!strcmp(argv[i], "--stdout")) use_stdout = 1;
@@ -24,16 +26,25 @@ static rr_recording *example_start(int argc, char **argv, const char *app_id) {
     else if (!strcmp(argv[i], "--serve")) serve = 1;
     else if (!strcmp(argv[i], "--spawn")) spawn = 1;
     else if (!strcmp(argv[i], "--no-compression")) raw = 1;
+    else if (!strcmp(argv[i], "--max-bytes-in-flight") && i + 1 < argc) {
+      char *end;
+      max_in_flight = strtoll(argv[++i], &end, 10);
+      if (*end || max_in_flight <= 0) {
+        fprintf(stderr, "%s: --max-bytes-in-flight wants a positive number of bytes, not '%s'\n", argv[0], argv[i]);
+        exit(2);
+      }
+    }
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: %s [--save FILE.rrd | --stdout | --connect [URL] | --spawn | --serve] [--no-compression]\n",
-             argv[0]);
+      printf("usage: %s [--save FILE.rrd | --stdout | --connect [URL] | --spawn | --serve] [--no-compression]"
+             " [--max-bytes-in-flight N]\n", argv[0]);
       exit(0);
     } else {
       fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
       exit(2);
     }
   }
-  rr_recording_options opts = {.application_id = app_id, .strict = true, .no_compression = raw};
+  rr_recording_options opts = {.application_id = app_id, .strict = true, .no_compression = raw,
+                               .max_bytes_in_flight = max_in_flight};
   rr_recording *rec = NULL;
   rr_error err = {0};
   if (rr_recording_new(&rec, &opts, &err) != RR_OK) {
