@@ -62,6 +62,25 @@ static rr_recording *new_rec(bool compress, int64_t flush_bytes, rr_backpressure
   return rec;
 }
 
+/* Frees the stream and decodes what it wrote: the file at `path`, or its
+ * memory sink when path is NULL. */
+static tdecoded *finish_and_decode(rr_recording *rec, const char *path) {
+  uint8_t *bytes;
+  size_t len;
+  if (path) {
+    rr_recording_free(rec);
+    bytes = read_whole_file(path, &len);
+  } else {
+    assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
+    rr_recording_free(rec);
+  }
+  tdecoded *d = tdecode(bytes, len);
+  assert_int_equal(d->n_errors, 0);
+  if (path) free(bytes);
+  else rr_free(bytes);
+  return d;
+}
+
 /* Rows across many chunks of ~360 kB: buffers recycled, values intact, in
  * every sink, compressed or not. */
 static void test_recycled_buffers_keep_values(void **state) {
@@ -89,24 +108,12 @@ static void test_recycled_buffers_keep_values(void **state) {
       }
       /* the recycling path ran: written chunks left spares behind */
       assert_true(max_spares > 0);
-      uint8_t *bytes;
-      size_t len;
-      if (file) {
-        rr_recording_free(rec);
-        bytes = read_whole_file(path, &len);
-      } else {
-        assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
-        rr_recording_free(rec);
-      }
-      tdecoded *d = tdecode(bytes, len);
-      assert_int_equal(d->n_errors, 0);
+      tdecoded *d = finish_and_decode(rec, file ? path : NULL);
       bool seen[ROWS] = {0};
       assert_int_equal(check_rows(d, seen, ROWS), ROWS);
       assert_int_equal(trows(d, "/big"), ROWS);
       assert_true(d->n_chunks > 10);
       tdecoded_free(d);
-      if (file) free(bytes);
-      else rr_free(bytes);
     }
   unlink(path);
 }
@@ -405,17 +412,7 @@ static void test_rows_written_in_place(void **state) {
       assert_int_equal(st.rows_dropped, 0);
       assert_int_equal(st.chunks_dropped, 0);
       if (sink == 2) assert_int_equal(rr_recording_memory(rec, NULL), RR_OK);
-      uint8_t *bytes;
-      size_t len;
-      if (sink == 1) {
-        rr_recording_free(rec);
-        bytes = read_whole_file(path, &len);
-      } else {
-        assert_int_equal(rr_recording_memory_drain(rec, &bytes, &len), RR_OK);
-        rr_recording_free(rec);
-      }
-      tdecoded *d = tdecode(bytes, len);
-      assert_int_equal(d->n_errors, 0);
+      tdecoded *d = finish_and_decode(rec, sink == 1 ? path : NULL);
       bool seen[ROWS] = {0};
       assert_int_equal(check_rows(d, seen, ROWS), ROWS);
       assert_int_equal(chunks_of(d, "/big"), ROWS); /* one chunk per row: not queued */
@@ -423,8 +420,6 @@ static void test_rows_written_in_place(void **state) {
       for (int c = 0; c < d->n_chunks; c++)
         if (!strcmp(d->chunks[c].entity, "/big")) assert_true(tcol(&d->chunks[c], "Points3D:labels") >= 0);
       tdecoded_free(d);
-      if (sink == 1) free(bytes);
-      else rr_free(bytes);
     }
   unlink(path);
 }
