@@ -300,7 +300,7 @@ static void path_phase(int port, struct reader *r, const void *payload, size_t l
   rr_log_msg_init_store_info(&lm, &id);
   rr_buf b = RR_BUF_INIT;
   rr_log_msg_encode(&b, &lm, RR_FRAMING_PROTO, false, NULL);
-  struct rr_msg info = {NULL, RR_MSG_SET_STORE_INFO, b.len, b.data, 0, NULL};
+  struct rr_msg info = {.kind = RR_MSG_SET_STORE_INFO, .len = b.len, .pb = b.data};
   sink->write(sink, &info, NULL);
   rr_buf a = RR_BUF_INIT;
   memset(&lm, 0, sizeof lm);
@@ -310,7 +310,7 @@ static void path_phase(int port, struct reader *r, const void *payload, size_t l
   lm.arrow.ipc.len = len;
   lm.arrow.has_is_static = true;
   rr_log_msg_encode(&a, &lm, RR_FRAMING_PROTO, false, NULL);
-  struct rr_msg m = {NULL, RR_MSG_ARROW, a.len, a.data, 0, NULL};
+  struct rr_msg m = {.kind = RR_MSG_ARROW, .len = a.len, .pb = a.data};
   uint64_t before = r->msgs, bytes_before = r->bytes;
   double t0 = now_s(), c0 = cpu_s(), n0 = net_cpu_s();
   for (int i = 0; i < n; i++) sink->write(sink, &m, NULL);

@@ -7,6 +7,7 @@
 
 #include "encoding/rr_encoding.h"
 #include "sdk_internal.h"
+#include "types/rr_types.h"
 
 void rr__msg_free(struct rr_msg *m) {
   if (!m) return;
@@ -30,6 +31,40 @@ int rr__msg_own(struct rr_msg *m) {
   m->n_parts = 0;
   m->pb = p;
   return RR_OK;
+}
+
+int rr__msg_check_all(const struct rr_msg *m, size_t *bad) {
+  for (size_t i = 0; i < m->n_chk; i++)
+    if (!rr__all_finite_f32(m->chk[i].p, m->chk[i].n / 4)) { *bad = i; return RR_ENOTFINITE; }
+  return RR_OK;
+}
+
+/* Below this many bytes to check, a thread costs more than it saves. */
+#define RR__CHECK_THREAD_MIN ((size_t)16 << 20)
+
+static void *checker_main(void *arg) {
+  struct rr_msg_checker *c = arg;
+  pthread_setname_np(pthread_self(), "rr-check");
+  c->rc = rr__msg_check_all(c->m, &c->bad);
+  return NULL;
+}
+
+int rr__msg_check_start(struct rr_msg_checker *c, const struct rr_msg *m) {
+  size_t n = 0;
+  for (size_t i = 0; i < m->n_chk; i++) n += m->chk[i].n;
+  c->m = m;
+  c->bad = 0;
+  c->rc = RR_OK;
+  c->threaded = n >= RR__CHECK_THREAD_MIN && pthread_create(&c->thread, NULL, checker_main, c) == 0;
+  if (!c->threaded) c->rc = rr__msg_check_all(m, &c->bad);
+  return c->rc;
+}
+
+int rr__msg_check_finish(struct rr_msg_checker *c, size_t *bad) {
+  if (c->threaded) pthread_join(c->thread, NULL);
+  c->threaded = false;
+  if (c->rc < 0) *bad = c->bad;
+  return c->rc;
 }
 
 /* ---- accumulators ----------------------------------------------------------- */
@@ -550,12 +585,22 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
 
 /* ---- the batcher thread ------------------------------------------------------ */
 
-static int deliver(rr_recording *rec, struct rr_msg *m) {
+/* Writes m to the sink (or buffers it) and frees it. A message with
+ * unchecked regions whose values are not all finite is not written:
+ * RR_ENOTFINITE, *bad the region (not a sink error). */
+static int deliver(rr_recording *rec, struct rr_msg *m, size_t *bad) {
   int rc = RR_OK;
+  bool checked = m->n_chk && rec->sink && rec->sink->write_checked;
+  if (m->n_chk && !checked && (rc = rr__msg_check_all(m, bad)) < 0) {
+    rr__msg_free(m);
+    return rc;
+  }
   if (rec->sink) {
     rr_error e = {0};
-    rc = rec->sink->write(rec->sink, m, &e);
-    if (rc < 0) {
+    rc = checked ? rec->sink->write_checked(rec->sink, m, bad, &e) : rec->sink->write(rec->sink, m, &e);
+    if (rc == RR_ENOTFINITE && checked) {
+      /* refused, nothing written */
+    } else if (rc < 0) {
       rec->stats.write_errors++;
       if (rec->stats.write_errors == 1 || (rec->stats.write_errors & (rec->stats.write_errors - 1)) == 0)
         rr__log(RR_LOG_ERROR, "%s sink: %s", rec->sink->name, e.msg[0] ? e.msg : rr_strerror(rc));
@@ -565,6 +610,7 @@ static int deliver(rr_recording *rec, struct rr_msg *m) {
     rr__msg_free(m);
   } else {
     /* kept for a sink attached later: must not point into the chunk */
+    m->n_chk = 0; /* checked above */
     if (rr__msg_own(m) < 0) {
       rec->stats.write_errors++;
       rr__log(RR_LOG_ERROR, "out of memory buffering a %zu-byte message: it is lost", m->len);
@@ -584,7 +630,7 @@ static void send_store_info(rr_recording *rec) {
   struct rr_msg *m = NULL;
   rr_error e = {0};
   if (rr__encode_store_info(rec, &m, &e) == RR_OK) {
-    deliver(rec, m);
+    deliver(rec, m, NULL);
     rec->store_info_sent = true;
   } else {
     rr__log(RR_LOG_ERROR, "cannot encode SetStoreInfo: %s", e.msg);
@@ -620,7 +666,39 @@ static void sink_after_queue(rr_recording *rec) {
   }
 }
 
-int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *views, size_t n_views, rr_error *err) {
+/* Of the regions chk[0, n) the sink is to check as it writes m (out,
+ * at most RR__MAX_FIELDS, with their indices in chk): those m's parts cover
+ * whole, so that the sink reads them anyway. The others (LZ4: the
+ * compressor read the values into its output) are checked here.
+ * RR_ENOTFINITE with *bad if one of those fails. */
+static int checks_for(const struct rr_msg *m, const struct rr_msg_check *chk, size_t n, struct rr_msg_check *out,
+                      size_t *idx, size_t *n_out, size_t *bad) {
+  struct iovec one;
+  size_t np, k = 0;
+  const struct iovec *iov = rr__msg_iov(m, &one, &np);
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *lo = chk[i].p, *hi = chk[i].p + chk[i].n;
+    size_t covered = 0;
+    for (size_t j = 0; j < np; j++) {
+      const uint8_t *a = iov[j].iov_base, *b = a + iov[j].iov_len;
+      if (a < lo) a = lo;
+      if (b > hi) b = hi;
+      if (a < b) covered += (size_t)(b - a);
+    }
+    if (covered == chk[i].n && k < RR__MAX_FIELDS) {
+      out[k] = chk[i];
+      idx[k++] = i;
+    } else if (!rr__all_finite_f32(chk[i].p, chk[i].n / 4)) {
+      *bad = i;
+      return RR_ENOTFINITE;
+    }
+  }
+  *n_out = k;
+  return RR_OK;
+}
+
+int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *views, size_t n_views,
+                         const struct rr_msg_check *chk, size_t n_chk, size_t *bad, rr_error *err) {
   size_t used = 0; /* views moved into the chunk */
   int rc = RR_OK;
   a->num_rows++;
@@ -660,9 +738,19 @@ int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *v
   send_store_info(rec);
   struct rr_msg *m = NULL;
   rr_error e = {0};
-  if (rr__encode_chunk(rec, &node->chunk, &m, &e) == RR_OK) {
-    deliver(rec, m); /* sink errors are counted and logged there, as for queued chunks */
-    rec->stats.chunks_written++;
+  struct rr_msg_check part_chk[RR__MAX_FIELDS];
+  size_t idx[RR__MAX_FIELDS];
+  if ((rc = rr__encode_chunk(rec, &node->chunk, &m, &e)) == RR_OK) {
+    size_t k = 0;
+    if ((rc = checks_for(m, chk, n_chk, part_chk, idx, &m->n_chk, &k)) == RR_OK) {
+      m->chk = part_chk;
+      rc = deliver(rec, m, &k); /* sink errors are counted and logged there, as for queued chunks */
+      if (rc == RR_ENOTFINITE) k = idx[k];
+    } else {
+      rr__msg_free(m);
+    }
+    if (rc == RR_ENOTFINITE) *bad = k;
+    else rec->stats.chunks_written++;
   } else {
     rec->stats.write_errors++;
     rr__log(RR_LOG_ERROR, "cannot encode a chunk of %s: %s", node->chunk.entity_path, e.msg);
@@ -670,6 +758,10 @@ int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *v
   pthread_mutex_unlock(&rec->sink_mu);
   node_free(node); /* before returning: it points into the caller's memory */
   pthread_mutex_lock(&rec->mu);
+  if (rc == RR_ENOTFINITE) {
+    rec->stats.rows_logged--; /* refused, as by the checks before the call */
+    return rc;
+  }
   return RR_OK;
 }
 
@@ -686,7 +778,7 @@ static struct rr_chunk_node *write_chunks(rr_recording *rec, struct rr_chunk_nod
     int rc = rr__chunk_sort_by_row_id(&n->chunk);
     if (rc == RR_OK) rc = rr__encode_chunk(rec, &n->chunk, &m, &e);
     if (rc == RR_OK) {
-      deliver(rec, m);
+      deliver(rec, m, NULL);
       rec->stats.chunks_written++;
     } else {
       rec->stats.write_errors++;
@@ -846,7 +938,7 @@ int rr__set_sink(rr_recording *rec, struct rr_sink *sink) {
     if (m) rec->store_info_sent = true; /* the history starts with it */
     while (m) {
       struct rr_msg *next = m->next;
-      deliver(rec, m);
+      deliver(rec, m, NULL);
       m = next;
     }
     if (rec->enabled && !rec->store_info_sent) send_store_info(rec);

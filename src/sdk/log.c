@@ -152,9 +152,11 @@ static inline int append_field(struct acc_col *col, const rr__component_def *t, 
 /* A row larger than max_bytes_in_flight: see rr__acc_write_direct. Large
  * fixed-width fields are viewed in place, the others appended as usual. */
 static int log_direct(rr_recording *rec, const char *path, const rr__archetype_def *def, const void *arch,
-                      uint32_t present, bool is_static, bool internal, rr_error *err) {
-  struct rr_view_col views[32];
-  size_t nv = 0;
+                      uint32_t present, uint32_t deferred, bool is_static, bool internal, rr_error *err) {
+  struct rr_view_col views[RR__MAX_FIELDS];
+  struct rr_msg_check chk[RR__MAX_FIELDS];
+  size_t chk_field[RR__MAX_FIELDS];
+  size_t nv = 0, nchk = 0;
   int rc = RR_OK;
   size_t ntl = 0;
   const struct tl_value *tl;
@@ -166,20 +168,38 @@ static int log_direct(rr_recording *rec, const char *path, const rr__archetype_d
   if ((rc = rr__acc_row_begin(rec, a, tl, ntl)) < 0) goto fail;
   size_t j = 0;
   for (; present; present &= present - 1) {
-    const rr__field_def *f = &def->fields[rr__lowest_bit(present)];
+    unsigned fi = rr__lowest_bit(present);
+    const rr__field_def *f = &def->fields[fi];
     const void *p = rr__field_ptr(f, arch);
     size_t n = rr__field_count(f, arch);
     const rr__component_def *t = f->type;
     struct acc_col *col = field_col(a, def, f, j++);
     if (!col) { rc = RR_ENOMEM; goto fail; }
-    if (rr__rep_is_flat(t->rep) && n * t->c_size >= RR__DIRECT_MIN_BYTES && n <= (size_t)INT32_MAX && nv < 32 &&
-        rr_arrow_array_view_values(&views[nv].values, col->list_type.children[0], p, (int64_t)n) == RR_OK)
+    if (rr__rep_is_flat(t->rep) && n * t->c_size >= RR__DIRECT_MIN_BYTES && n <= (size_t)INT32_MAX &&
+        nv < RR__MAX_FIELDS &&
+        rr_arrow_array_view_values(&views[nv].values, col->list_type.children[0], p, (int64_t)n) == RR_OK) {
       views[nv++].col = (size_t)(col - a->cols);
-    else if ((rc = append_field(col, t, p, n)) < 0)
-      goto fail;
+      if (deferred & (1u << fi)) { /* checked by the sink, block by block as it writes them */
+        chk[nchk] = (struct rr_msg_check){p, n * t->c_size};
+        chk_field[nchk++] = fi;
+        deferred &= ~(1u << fi);
+      }
+    } else {
+      if ((deferred & (1u << fi)) && (rc = rr__archetype_check_field(def, fi, arch, err)) < 0) goto refused;
+      if ((rc = append_field(col, t, p, n)) < 0) goto fail;
+    }
     a->row_cols++;
   }
-  rc = rr__acc_write_direct(rec, a, views, nv, err);
+  size_t bad = 0;
+  rc = rr__acc_write_direct(rec, a, views, nv, chk, nchk, &bad, err);
+  pthread_mutex_unlock(&rec->mu);
+  /* the error the checks before the call would have given */
+  if (rc == RR_ENOTFINITE && (rc = rr__archetype_check_field(def, chk_field[bad], arch, err)) == RR_OK)
+    rc = rr__err(err, RR_EINTERNAL, "%s: a value changed while it was logged", def->fields[chk_field[bad]].component);
+  return rc;
+refused:
+  for (size_t i = 0; i < nv; i++) views[i].values.release(&views[i].values);
+  rr__acc_discard(rec, a); /* only this row: the earlier ones were closed above */
   pthread_mutex_unlock(&rec->mu);
   return rc;
 fail:
@@ -195,16 +215,21 @@ static int log_archetype(rr_recording *rec, const char *path, rr_archetype_id ty
   if (!def) return rr__err(err, RR_EINVAL, "unknown archetype id %d", (int)type);
   if (!arch) return rr__err(err, RR_EINVAL, "%s: archetype struct is NULL", def->short_name);
   /* def->validate, which also lists the logged fields */
-  uint32_t present = 0;
-  RR_TRY(rr__archetype_validate_fields(def, arch, err, &present));
-  /* a row larger than the queue may hold, under a policy that waits */
+  /* Under a policy that waits, a row larger than the queue may hold is
+   * written from the caller's memory (log_direct); its large float fields
+   * are then checked as they are written, not read once more here. */
+  bool may_direct = rec->policy != RR_BACKPRESSURE_DROP_OLDEST;
+  uint32_t present = 0, deferred = 0;
+  RR_TRY(rr__archetype_validate_fields(def, arch, err, &present, may_direct ? RR__DIRECT_MIN_BYTES : 0, &deferred));
   size_t row_bytes = 0;
   for (uint32_t b = present; b; b &= b - 1) {
     const rr__field_def *f = &def->fields[rr__lowest_bit(b)];
     row_bytes += rr__field_count(f, arch) * f->type->c_size;
   }
-  if (RR__UNLIKELY(row_bytes > (size_t)rec->max_in_flight) && rec->policy != RR_BACKPRESSURE_DROP_OLDEST)
-    return log_direct(rec, path, def, arch, present, is_static, internal, err);
+  if (RR__UNLIKELY(row_bytes > (size_t)rec->max_in_flight) && may_direct)
+    return log_direct(rec, path, def, arch, present, deferred, is_static, internal, err);
+  for (; RR__UNLIKELY(deferred); deferred &= deferred - 1)
+    RR_TRY(rr__archetype_check_field(def, rr__lowest_bit(deferred), arch, err));
   int rc = RR_OK;
   size_t ntl = 0;
   const struct tl_value *tl;

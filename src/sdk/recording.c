@@ -371,6 +371,7 @@ static void atfork_prepare(void) {
 }
 static void atfork_parent(void) {
   for (rr_recording *r = g_live; r; r = r->next_live) {
+    if (r->sink) r->sink->shared = true; /* the child may write to it too */
     pthread_mutex_unlock(&r->mu);
     if (r->fork_sink_locked) pthread_mutex_unlock(&r->sink_mu);
   }
@@ -378,13 +379,14 @@ static void atfork_parent(void) {
 }
 static void atfork_child(void) {
   for (rr_recording *r = g_live; r; r = r->next_live) {
+    if (r->sink) r->sink->shared = true;
     rr__recording_after_fork_child(r);
     pthread_mutex_unlock(&r->mu);
     if (r->fork_sink_locked) {
       pthread_mutex_unlock(&r->sink_mu);
     } else {
       pthread_mutex_init(&r->sink_mu, NULL);
-      if (r->sink && !r->sink->fork_safe) {
+      if (r->sink && (!r->sink->fork_safe || r->sink->in_place)) {
         /* its state may be half-updated: leave the parent's copy alone */
         rr__warn("fork() during a %s sink write: the child's data stays buffered", r->sink->name);
         r->sink = NULL;

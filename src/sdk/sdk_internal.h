@@ -26,7 +26,18 @@
  * With n_parts == 0 they are pb[0, len). Otherwise they are the parts in
  * order: some point into pb (framing, Arrow metadata, small buffers), the
  * large value buffers into the chunk being written, so such a message is
- * only valid during sink->write (rr__msg_own makes it self-contained). */
+ * only valid during sink->write (rr__msg_own makes it self-contained).
+ *
+ * A message may carry regions of the caller's memory whose values are not
+ * checked yet (chk, n_chk: a row written in place, see rr__acc_write_direct):
+ * every 4-byte value in them must be a finite float. A sink with
+ * write_checked checks them while it writes the message (rr__msg_check_start),
+ * and leaves no trace of it if one fails (RR_ENOTFINITE); for other sinks
+ * the batcher checks them all first. */
+struct rr_msg_check {
+  const uint8_t *p;
+  size_t n;
+};
 struct rr_msg {
   struct rr_msg *next;
   int kind;
@@ -34,10 +45,29 @@ struct rr_msg {
   uint8_t *pb;
   size_t n_parts;
   struct iovec *parts;
+  const struct rr_msg_check *chk; /* borrowed: valid during sink->write */
+  size_t n_chk;
 };
 void rr__msg_free(struct rr_msg *m);
 /* Copies the parts into one owned buffer (n_parts becomes 0). */
 int rr__msg_own(struct rr_msg *m);
+/* Checks all of m's unchecked regions: RR_OK, or RR_ENOTFINITE with *bad
+ * the index of the first region that fails. */
+int rr__msg_check_all(const struct rr_msg *m, size_t *bad);
+/* Checks m's unchecked regions while the caller writes m: on a thread of
+ * its own if there are many (both then read the values at about the same
+ * time, so from memory once), else at once. start returns the result if
+ * it is known already (RR_ENOTFINITE: write nothing); finish waits for it
+ * (RR_OK, or RR_ENOTFINITE with *bad set: undo what was written). */
+struct rr_msg_checker {
+  pthread_t thread;
+  bool threaded;
+  const struct rr_msg *m;
+  size_t bad;
+  int rc;
+};
+int rr__msg_check_start(struct rr_msg_checker *c, const struct rr_msg *m);
+int rr__msg_check_finish(struct rr_msg_checker *c, size_t *bad);
 /* The message's bytes as iovecs: its parts, or `one` pointing at pb. */
 static inline const struct iovec *rr__msg_iov(const struct rr_msg *m, struct iovec *one, size_t *n) {
   if (m->n_parts) { *n = m->n_parts; return m->parts; }
@@ -60,6 +90,16 @@ struct rr_sink {
   /* Flush tick this sink prefers when the user set none (0: keep), as
    * Rerun's sinks do: live network sinks want low latency (8 ms). */
   int64_t default_flush_tick_ns;
+  /* Optional: write() for a message with unchecked regions (struct
+   * rr_msg), which it checks itself; RR_ENOTFINITE with *bad the region
+   * that failed, and nothing written. */
+  int (*write_checked)(struct rr_sink *s, const struct rr_msg *m, size_t *bad, rr_error *err);
+  /* atfork: set in parent and child while the sink exists, as its file
+   * descriptor is then shared with another process */
+  _Atomic bool shared;
+  /* a write that cannot stay whole if another process appends meanwhile is
+   * under way (a forked child then does not keep the sink) */
+  _Atomic bool in_place;
 };
 
 int rr__sink_file_new(struct rr_sink **out, const char *path, bool compressed, rr_error *err);
@@ -193,7 +233,13 @@ struct rr_view_col {
 };
 /* Values of at least this many bytes are viewed rather than copied. */
 #define RR__DIRECT_MIN_BYTES ((size_t)64 << 10)
-int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *views, size_t n_views, rr_error *err);
+/* Writes the row just appended to `a` (its large fields viewed in place:
+ * views) at once, after the chunks queued before it. The regions chk[0,
+ * n_chk) of the caller's memory are still to be checked (finite floats):
+ * RR_ENOTFINITE with *bad the index of one that is not, and nothing
+ * written. Under mu (released while writing). */
+int rr__acc_write_direct(rr_recording *rec, struct acc *a, struct rr_view_col *views, size_t n_views,
+                         const struct rr_msg_check *chk, size_t n_chk, size_t *bad, rr_error *err);
 void rr__backpressure(rr_recording *rec);
 void *rr__batcher_main(void *arg);
 int rr__set_sink(rr_recording *rec, struct rr_sink *sink);

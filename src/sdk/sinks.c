@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -214,6 +215,7 @@ struct fd_sink {
   struct rr_sink base;
   int fd;
   bool owns;
+  bool appends; /* a regular file this sink opened for appending: a refused message can be cut off */
   char name[64];
 };
 
@@ -250,6 +252,32 @@ static int fd_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   return rc;
 }
 
+/* The message is written whole (one writev, so other processes' appends
+ * cannot land inside it) while its values are checked beside it; if one
+ * fails, the file is cut back to where the message began. Only in a file
+ * this sink appends to alone (no fork since it was made); else all is
+ * checked first. */
+static int fd_write_checked(struct rr_sink *s, const struct rr_msg *m, size_t *bad, rr_error *err) {
+  struct fd_sink *f = (struct fd_sink *)s;
+  struct stat st;
+  if (!f->appends || s->shared || fstat(f->fd, &st) < 0) {
+    RR_TRY(rr__msg_check_all(m, bad));
+    return fd_write(s, m, err);
+  }
+  struct rr_msg_checker c;
+  RR_TRY(rr__msg_check_start(&c, m));
+  s->in_place = true;
+  int rc = fd_write(s, m, err);
+  if (rr__msg_check_finish(&c, bad) < 0) {
+    rc = RR_ENOTFINITE;
+    if (ftruncate(f->fd, st.st_size) < 0)
+      rr__log(RR_LOG_ERROR, "%s: cannot cut off a refused message (%s): the file ends in part of it", f->name,
+              strerror(errno));
+  }
+  s->in_place = false;
+  return rc;
+}
+
 static int fd_flush(struct rr_sink *s, rr_error *err) {
   struct fd_sink *f = (struct fd_sink *)s;
   if (fdatasync(f->fd) < 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
@@ -266,7 +294,8 @@ static void fd_close(struct rr_sink *s) {
 int rr__sink_fd_new(struct rr_sink **out, int fd, bool owns_fd, bool compressed, const char *name, rr_error *err) {
   struct fd_sink *f = rr__calloc(1, sizeof *f);
   if (!f) return rr__err(err, RR_ENOMEM, "out of memory");
-  f->base = (struct rr_sink){.name = f->name, .write = fd_write, .flush = fd_flush, .close = fd_close, .fork_safe = true};
+  f->base = (struct rr_sink){.name = f->name, .write = fd_write, .write_checked = fd_write_checked, .flush = fd_flush,
+                             .close = fd_close, .fork_safe = true};
   f->fd = fd;
   f->owns = owns_fd;
   snprintf(f->name, sizeof f->name, "%s", name);
@@ -287,6 +316,8 @@ int rr__sink_file_new(struct rr_sink **out, const char *path, bool compressed, r
   if (fd < 0) return rr__err(err, RR_EIO, "cannot open '%s' for writing: %s", path, strerror(errno));
   int rc = rr__sink_fd_new(out, fd, true, compressed, "file", err);
   if (rc < 0) close(fd);
+  struct stat st;
+  if (rc == RR_OK && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) ((struct fd_sink *)*out)->appends = true;
   return rc;
 }
 
@@ -310,6 +341,21 @@ static int mem_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   return RR_OK;
 }
 
+/* The copy and the check run side by side (see rr__msg_check_start); a
+ * refused message leaves the buffer as it was. */
+static int mem_write_checked(struct rr_sink *s, const struct rr_msg *m, size_t *bad, rr_error *err) {
+  struct mem_sink *k = (struct mem_sink *)s;
+  size_t at = k->buf.len;
+  struct rr_msg_checker c;
+  RR_TRY(rr__msg_check_start(&c, m));
+  int rc = mem_write(s, m, err);
+  if (rr__msg_check_finish(&c, bad) < 0) {
+    k->buf.len = at;
+    rc = RR_ENOTFINITE;
+  }
+  return rc;
+}
+
 static void mem_close(struct rr_sink *s) {
   struct mem_sink *k = (struct mem_sink *)s;
   rr_buf_free(&k->buf);
@@ -319,7 +365,7 @@ static void mem_close(struct rr_sink *s) {
 int rr__sink_memory_new(struct rr_sink **out, bool compressed) {
   struct mem_sink *k = rr__calloc(1, sizeof *k);
   if (!k) return RR_ENOMEM;
-  k->base = (struct rr_sink){.name = "memory", .write = mem_write, .close = mem_close};
+  k->base = (struct rr_sink){.name = "memory", .write = mem_write, .write_checked = mem_write_checked, .close = mem_close};
   if (rr_rrd_write_stream_header(&k->buf, compressed) < 0) { rr__free(k); return RR_ENOMEM; }
   *out = &k->base;
   return RR_OK;

@@ -215,9 +215,19 @@ const rr__component_def *rr__component_at(size_t i);
 /* Same as a->validate(s, err), with NULL checks. */
 int rr__archetype_validate(const rr__archetype_def *a, const void *archetype_struct, rr_error *err);
 /* The same checks; *present (if not NULL) receives the logged fields
- * (non-NULL pointer) as a bit mask: bit i for a->fields[i]. */
+ * (non-NULL pointer) as a bit mask: bit i for a->fields[i]. With
+ * defer_min_bytes > 0, fields of float values whose only check is that
+ * they are finite, of at least that many bytes, are not checked here but
+ * listed in *deferred (same bits): the caller checks them later, with
+ * rr__all_finite_f32 where it reads them anyway, and for the error
+ * message with rr__archetype_check_field. */
 int rr__archetype_validate_fields(const rr__archetype_def *a, const void *archetype_struct,
-                                  rr_error *err, uint32_t *present);
+                                  rr_error *err, uint32_t *present, size_t defer_min_bytes,
+                                  uint32_t *deferred);
+/* The checks of field i alone (logged: non-NULL pointer). */
+int rr__archetype_check_field(const rr__archetype_def *a, size_t i, const void *archetype_struct, rr_error *err);
+/* Whether the `count` floats at v (any alignment) are all finite. */
+bool rr__all_finite_f32(const void *v, size_t count);
 /* Index of the lowest set bit of m (m != 0). */
 static inline unsigned rr__lowest_bit(uint32_t m) {
 #if defined(__GNUC__)

@@ -189,6 +189,16 @@ static inline bool all_finite_f32(const float *v, size_t count) {
   return true;
 }
 
+bool rr__all_finite_f32(const void *v, size_t count) { return all_finite_f32(v, count); }
+
+/* Whether the field's checks are only that its values are finite floats,
+ * and it has at least min_bytes of them: such a check may be deferred. */
+static inline bool deferrable(const rr__field_def *f, size_t n, size_t min_bytes) {
+  const rr__component_def *c = f->type;
+  return (c->rep == RR__REP_FSL_F32 || c->rep == RR__REP_F32) && !(f->mono && n > 1) &&
+         n * c->c_size >= min_bytes;
+}
+
 /* The checks of one logged field (non-NULL pointer). */
 static inline int validate_field(const rr__field_def *f, const void *p, size_t n, rr_error *err) {
   if (RR__UNLIKELY(f->mono && n > 1))
@@ -202,8 +212,13 @@ static inline int validate_field(const rr__field_def *f, const void *p, size_t n
   return RR_OK;
 }
 
+int rr__archetype_check_field(const rr__archetype_def *a, size_t i, const void *s, rr_error *err) {
+  const rr__field_def *f = &a->fields[i];
+  return validate_field(f, rr__field_ptr(f, s), rr__field_count(f, s), err);
+}
+
 int rr__archetype_validate_fields(const rr__archetype_def *a, const void *s, rr_error *err,
-                                  uint32_t *present) {
+                                  uint32_t *present, size_t defer_min_bytes, uint32_t *deferred) {
   if (!a) return rr__err(err, RR_EINVAL, "unknown archetype");
   if (!s) return rr__err(err, RR_EINVAL, "%s: NULL archetype struct", a->short_name);
   const rr__field_def *fields = a->fields;
@@ -215,10 +230,14 @@ int rr__archetype_validate_fields(const rr__archetype_def *a, const void *s, rr_
     if (rr__field_ptr(&fields[i], s)) mask |= (uint32_t)1 << i;
     else if (RR__UNLIKELY(rr__field_count(&fields[i], s) != 0)) goto in_order;
   }
+  uint32_t later = 0;
   for (uint32_t m = mask; m; m &= m - 1) {
     const rr__field_def *f = &fields[rr__lowest_bit(m)];
-    RR_TRY(validate_field(f, rr__field_ptr(f, s), rr__field_count(f, s), err));
+    size_t n = rr__field_count(f, s);
+    if (defer_min_bytes && deferrable(f, n, defer_min_bytes)) later |= m & -m;
+    else RR_TRY(validate_field(f, rr__field_ptr(f, s), n, err));
   }
+  if (deferred) *deferred = later;
   goto cross;
 in_order:
   for (size_t i = 0; i < nfields; i++) {
@@ -242,5 +261,5 @@ cross:
 }
 
 int rr__archetype_validate(const rr__archetype_def *a, const void *s, rr_error *err) {
-  return rr__archetype_validate_fields(a, s, err, NULL);
+  return rr__archetype_validate_fields(a, s, err, NULL, 0, NULL);
 }

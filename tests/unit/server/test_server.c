@@ -623,7 +623,7 @@ static void test_sink_path_byte_exact(void **state) {
       assert_true(pl > 0);
       rr_buf_append(&expect, prefix, (size_t)pl);
       rr_buf_append(&expect, pb.data, pb.len);
-      struct rr_msg msg = {NULL, RR_MSG_ARROW, pb.len, pb.data, 0, NULL};
+      struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
       assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
       rr_buf_free(&pb);
       n_msgs++;
@@ -702,7 +702,7 @@ static void test_sink_reconnect_whole_messages(void **state) {
     m.arrow.has_is_static = true;
     rr_buf pb = RR_BUF_INIT;
     assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
-    struct rr_msg msg = {NULL, RR_MSG_ARROW, pb.len, pb.data, 0, NULL};
+    struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
     assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
     rr_buf_free(&pb);
     sent++;

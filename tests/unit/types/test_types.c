@@ -1123,7 +1123,7 @@ static void test_bad_archetype_input(void **state) {
   rr_color col = 0xff0000ff;
   p = (rr_points3d){.radii = inf_r, .num_radii = 0, .colors = &col, .num_colors = 1};
   uint32_t mask = 0;
-  assert_int_equal(rr__archetype_validate_fields(rr__archetype_get(RR_ARCHETYPE_POINTS3D), &p, &err, &mask), RR_OK);
+  assert_int_equal(rr__archetype_validate_fields(rr__archetype_get(RR_ARCHETYPE_POINTS3D), &p, &err, &mask, 0, NULL), RR_OK);
   assert_int_equal(mask, 0x6); /* radii, colors */
   rr_text bad = "\xC3";
   rr_position3d ok_pt = {0, 0, 0};
