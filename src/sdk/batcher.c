@@ -39,6 +39,44 @@ int rr__msg_check_all(const struct rr_msg *m, size_t *bad) {
   return RR_OK;
 }
 
+/* Checked blocks: small enough to stay in the cache between the check and
+ * the copy, large enough that the calls cost nothing. */
+#define RR__CHECK_BLOCK ((size_t)128 << 10)
+
+int rr__msg_copy_checked(const struct rr_msg *m, uint8_t *dst, size_t from, size_t to, size_t *bad) {
+  struct iovec one;
+  size_t n, at = 0;
+  const struct iovec *iov = rr__msg_iov(m, &one, &n);
+  for (size_t i = 0; i < n && at < to; at += iov[i].iov_len, i++) {
+    size_t lo = from > at ? from - at : 0, hi = to - at < iov[i].iov_len ? to - at : iov[i].iov_len;
+    const uint8_t *p = (const uint8_t *)iov[i].iov_base + lo, *end = (const uint8_t *)iov[i].iov_base + hi;
+    uint8_t *d = dst + (at + lo - from);
+    while (p < end) {
+      size_t take = (size_t)(end - p), k = 0;
+      for (; k < m->n_chk; k++) /* the unchecked region p is in, if any */
+        if (p >= m->chk[k].p && p < m->chk[k].p + m->chk[k].n) break;
+      if (k < m->n_chk) {
+        const struct rr_msg_check *c = &m->chk[k];
+        size_t left = (size_t)(c->p + c->n - p);
+        if (take > left) take = left;
+        if (take > RR__CHECK_BLOCK) take = RR__CHECK_BLOCK;
+        /* whole values: from the start of the one p is in, to the end of
+         * the one the block ends in (another thread may check it too) */
+        const uint8_t *v = c->p + ((size_t)(p - c->p) & ~(size_t)3);
+        size_t count = (size_t)(p + take - v + 3) / 4, most = (size_t)(c->p + c->n - v) / 4;
+        if (!rr__all_finite_f32(v, count < most ? count : most)) { *bad = k; return RR_ENOTFINITE; }
+      } else {
+        for (size_t j = 0; j < m->n_chk; j++) /* up to the next region, if one begins before end */
+          if (m->chk[j].p > p && m->chk[j].p < p + take) take = (size_t)(m->chk[j].p - p);
+      }
+      memcpy(d, p, take);
+      d += take;
+      p += take;
+    }
+  }
+  return RR_OK;
+}
+
 /* Below this many bytes to check, a thread costs more than it saves. */
 #define RR__CHECK_THREAD_MIN ((size_t)16 << 20)
 

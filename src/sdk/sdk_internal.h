@@ -68,6 +68,10 @@ struct rr_msg_checker {
 };
 int rr__msg_check_start(struct rr_msg_checker *c, const struct rr_msg *m);
 int rr__msg_check_finish(struct rr_msg_checker *c, size_t *bad);
+/* Copies bytes [from, to) of m to dst; the unchecked values among them are
+ * checked block by block just before they are copied (from the cache, so
+ * they are read from memory once). RR_OK, or RR_ENOTFINITE with *bad. */
+int rr__msg_copy_checked(const struct rr_msg *m, uint8_t *dst, size_t from, size_t to, size_t *bad);
 /* The message's bytes as iovecs: its parts, or `one` pointing at pb. */
 static inline const struct iovec *rr__msg_iov(const struct rr_msg *m, struct iovec *one, size_t *n) {
   if (m->n_parts) { *n = m->n_parts; return m->parts; }

@@ -426,12 +426,12 @@ static void test_rows_written_in_place(void **state) {
 }
 
 /* A row written from the caller's memory has its float fields checked
- * while it is written (beside the copy, or the file's write, on a thread of
- * its own when large): a NaN or an infinity anywhere in it still gives the
- * same error as the checks before the call, and leaves no trace in any
- * sink; the rows before and after it arrive whole. Rows of 120 kB (checked
- * at once) and of 18 MB (checked on a thread), in the memory, file, pipe
- * and buffered sinks, compressed or not. */
+ * while it is written (as the memory sink copies them, by two threads for
+ * a large row; beside the file's write, on a thread of its own): a NaN or
+ * an infinity anywhere in it still gives the same error as the checks
+ * before the call, and leaves no trace in any sink; the rows before and
+ * after it arrive whole. Rows of 120 kB and of 36 MB, in the memory, file,
+ * pipe and buffered sinks, compressed or not. */
 static void fill_big(rr_position3d *p, size_t n, int row) {
   for (size_t i = 0; i < n; i++) p[i] = (rr_position3d){(float)row, (float)(i % 4096), (float)(i / 4096)};
 }
@@ -447,7 +447,7 @@ static void *drain_fd(void *arg) {
 
 static void test_direct_row_refuses_nonfinite(void **state) {
   (void)state;
-  const size_t sizes[2] = {PTS, 1500000};
+  const size_t sizes[2] = {PTS, 3000000};
   rr_position3d *pts = malloc(sizes[1] * sizeof *pts);
   assert_non_null(pts);
   char path[] = "/tmp/rr_test_refuse_XXXXXX";
