@@ -367,6 +367,54 @@ static void test_fork_then_large_row(void **state) {
   unlink(path);
 }
 
+/* After fork() parent and child append to one file: the file sink then
+ * writes each message whole (checked first), since a message cut back
+ * after a refused row could have the other process's data after it. Both
+ * refuse a row with a NaN and write the next; the file stays whole. */
+static void test_fork_shared_file_refuses_nan(void **state) {
+  (void)state;
+  char path[] = "/tmp/rr_fork_nan_XXXXXX";
+  close(mkstemp(path));
+  rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = true,
+                            .max_bytes_in_flight = 1 << 20};
+  rr_recording *rec;
+  assert_int_equal(rr_recording_new(&rec, &o, NULL), RR_OK);
+  assert_int_equal(rr_recording_save(rec, path, NULL), RR_OK);
+  assert_false(rec->sink->shared);
+  static rr_position3d pts[100000]; /* 1.2 MB: written in place */
+  rr_points3d p = {.positions = pts, .num_positions = 100000};
+  pid_t pid = fork();
+  const char *who = pid == 0 ? "child" : "parent";
+  bool shared = rec->sink->shared;
+  pts[77777].y = NAN;
+  rr_error e = {0};
+  int bad = rr_log(rec, who, RR_ARCHETYPE_POINTS3D, &p, &e);
+  pts[77777].y = 0;
+  int good = rr_log(rec, who, RR_ARCHETYPE_POINTS3D, &p, NULL);
+  if (pid == 0) {
+    rr_recording_free(rec);
+    _exit(!shared ? 2 : bad != RR_ENOTFINITE ? 3 : good != RR_OK ? 4 : 0);
+  }
+  assert_true(shared);
+  assert_int_equal(bad, RR_ENOTFINITE);
+  assert_non_null(strstr(e.msg, "Position3D[77777]: y is NaN"));
+  assert_int_equal(good, RR_OK);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  rr_recording_free(rec);
+  size_t n = 0;
+  uint8_t *b = read_whole_file(path, &n);
+  tdecoded *d = tdecode(b, n);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(trows(d, "/parent"), 1);
+  assert_int_equal(trows(d, "/child"), 1);
+  tdecoded_free(d);
+  free(b);
+  unlink(path);
+}
+
 static void test_killed_writer_leaves_decodable_file(void **state) {
   char path[] = "/tmp/rr_killed_XXXXXX";
   close(mkstemp(path));
@@ -687,6 +735,7 @@ int main(void) {
       cmocka_unit_test(test_buffered_then_save),
       cmocka_unit_test(test_fork),
       cmocka_unit_test(test_fork_then_large_row),
+      cmocka_unit_test(test_fork_shared_file_refuses_nan),
       cmocka_unit_test(test_killed_writer_leaves_decodable_file),
       cmocka_unit_test(test_send_columns),
       cmocka_unit_test(test_flush_thresholds_and_any_values),
