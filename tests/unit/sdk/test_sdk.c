@@ -322,6 +322,26 @@ static void test_fork(void **state) {
 
 /* A child forked while chunks were queued logs a row larger than the
  * queue: it must not wait for the parent's chunks, which it dropped. */
+/* Waits for the forked child (exit status 0), frees the parent's stream and
+ * checks the file both wrote: it decodes whole, with these rows. */
+static void check_fork_file(pid_t pid, rr_recording *rec, char *path, const char *e1, int64_t rows1,
+                            const char *e2, int64_t rows2) {
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  rr_recording_free(rec);
+  size_t n = 0;
+  uint8_t *b = read_whole_file(path, &n);
+  tdecoded *d = tdecode(b, n);
+  assert_int_equal(d->n_errors, 0);
+  assert_int_equal(trows(d, e1), rows1);
+  assert_int_equal(trows(d, e2), rows2);
+  tdecoded_free(d);
+  free(b);
+  unlink(path);
+}
+
 static void test_fork_then_large_row(void **state) {
   (void)state;
   char path[] = "/tmp/rr_fork_big_XXXXXX";
@@ -351,20 +371,7 @@ static void test_fork_then_large_row(void **state) {
     _exit(t1.tv_sec - t0.tv_sec > 5 ? 4 : 0); /* the bug waited the 20 s block timeout */
   }
   pthread_mutex_unlock(&rec->sink_mu);
-  int status;
-  waitpid(pid, &status, 0);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
-  rr_recording_free(rec);
-  size_t n = 0;
-  uint8_t *b = read_whole_file(path, &n);
-  tdecoded *d = tdecode(b, n);
-  assert_int_equal(d->n_errors, 0);
-  assert_int_equal(trows(d, "/parent"), 400);
-  assert_int_equal(trows(d, "/child_big"), 1);
-  tdecoded_free(d);
-  free(b);
-  unlink(path);
+  check_fork_file(pid, rec, path, "/parent", 400, "/child_big", 1);
 }
 
 /* After fork() parent and child append to one file: the file sink then
@@ -399,20 +406,7 @@ static void test_fork_shared_file_refuses_nan(void **state) {
   assert_int_equal(bad, RR_ENOTFINITE);
   assert_non_null(strstr(e.msg, "Position3D[77777]: y is NaN"));
   assert_int_equal(good, RR_OK);
-  int status;
-  waitpid(pid, &status, 0);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
-  rr_recording_free(rec);
-  size_t n = 0;
-  uint8_t *b = read_whole_file(path, &n);
-  tdecoded *d = tdecode(b, n);
-  assert_int_equal(d->n_errors, 0);
-  assert_int_equal(trows(d, "/parent"), 1);
-  assert_int_equal(trows(d, "/child"), 1);
-  tdecoded_free(d);
-  free(b);
-  unlink(path);
+  check_fork_file(pid, rec, path, "/parent", 1, "/child", 1);
 }
 
 static void test_killed_writer_leaves_decodable_file(void **state) {
