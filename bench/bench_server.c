@@ -1,6 +1,8 @@
 /* SDK -> server -> reader on loopback, against raw TCP loopback in the same run.
  *
  *  1. raw TCP: one thread writes 1 MiB buffers into a loopback socket, another reads.
+ *     With `large` (or `relay`), also the same through a relay thread (two
+ *     hops, as SDK -> server -> reader), the bound for any relay here.
  *  2. large: the SDK logs Scalars batches of 1 MiB (one chunk per log call,
  *     no compression) through its gRPC sink (HTTP/2) to an in-process server;
  *     a gRPC-Web reader (HTTP/1.1, chunked) receives them. Payload bytes/s,
@@ -16,7 +18,7 @@
  *     with the SDK's default flush tick and with an 8 ms tick.
  * Prints one line per figure and the ratios. Bounded: about 30 s.
  * Arguments (optional) pick phases, e.g. `bench_server small` to profile
- * one: raw, large, path, small, latency (raw always runs: the ratios need it). */
+ * one: raw, relay, large, path, small, latency (raw always runs: the ratios need it). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -133,6 +135,50 @@ static double bench_raw_tcp(size_t total) {
   pthread_join(t, NULL);
   double dt = now_s() - t0;
   close(w); close(r.fd); close(l); free(buf);
+  return (double)total / dt;
+}
+
+/* The least any relay costs on this machine: the same bytes through two
+ * loopback hops, writer -> relay thread (read, write what it read) ->
+ * reader, with no framing and no processing. Not the issue's baseline: a
+ * bound for ours, which adds HTTP/2, gRPC and a second protocol. */
+struct relay { int in, out; size_t total; };
+
+static void *relay_main(void *arg) {
+  struct relay *r = arg;
+  static char buf[1 << 20];
+  for (size_t got = 0; got < r->total;) {
+    ssize_t n = read(r->in, buf, sizeof buf);
+    if (n <= 0) break;
+    got += (size_t)n;
+    for (ssize_t o = 0; o < n;) {
+      ssize_t k = write(r->out, buf + o, (size_t)(n - o));
+      if (k <= 0) exit(1);
+      o += k;
+    }
+  }
+  return NULL;
+}
+
+static double bench_raw_relay(size_t total) {
+  int p1, p2;
+  int l1 = tcp_pair_listen(&p1), l2 = tcp_pair_listen(&p2);
+  int w = tcp_connect(p1), o = tcp_connect(p2);
+  struct relay rl = {accept(l1, NULL, NULL), o, total};
+  struct raw r = {accept(l2, NULL, NULL), total};
+  pthread_t t1, t2;
+  char *buf = calloc(1, 1 << 20);
+  double t0 = now_s();
+  pthread_create(&t1, NULL, relay_main, &rl);
+  pthread_create(&t2, NULL, raw_reader, &r);
+  for (size_t sent = 0; sent < total; sent += 1 << 20) {
+    size_t k = 0;
+    while (k < (1u << 20)) { ssize_t n = write(w, buf + k, (1u << 20) - k); if (n <= 0) exit(1); k += (size_t)n; }
+  }
+  pthread_join(t1, NULL);
+  pthread_join(t2, NULL);
+  double dt = now_s() - t0;
+  close(w); close(o); close(rl.in); close(r.fd); close(l1); close(l2); free(buf);
   return (double)total / dt;
 }
 
@@ -353,6 +399,12 @@ int main(int argc, char **argv) {
   double raw = bench_raw_tcp(raw_total);
   double raw_cpu = (cpu_s() - c0) / ((double)raw_total / 1073741824.0);
   printf("raw TCP loopback, 1 MiB writes:          %8.0f MiB/s  (%.2f CPU s/GiB)\n", raw / 1048576, raw_cpu);
+  if (phase("large") || phase("relay")) {
+    c0 = cpu_s();
+    double relay = bench_raw_relay(raw_total);
+    printf("raw relay, two loopback hops (a bound):  %8.0f MiB/s  (%.2f CPU s/GiB)  ratio %.2f\n", relay / 1048576,
+           (cpu_s() - c0) / ((double)raw_total / 1073741824.0), relay / raw);
+  }
 
   /* 2. large chunks */
   int port;
