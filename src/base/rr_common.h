@@ -176,6 +176,24 @@ static inline rr_tuid rr__tuid_from_be(const uint8_t in[16]) {
 /* true when the n bytes are valid UTF-8 (no overlongs, no surrogates). */
 bool rr__utf8_valid(const char *s, size_t n);
 
+/* ---- base64 (RFC 4648, standard alphabet, padded), streaming ------------- */
+
+/* State of one encoding or decoding stream; zero-initialise. The encoder
+ * writes whole 4-character groups and carries up to 2 bytes to the next
+ * call, so that the pieces of one stream concatenate to one base64 text;
+ * rr_b64_encode_end pads. The decoder also accepts such texts concatenated
+ * (a padded group, then more groups), as gRPC-Web text clients send. */
+typedef struct rr_b64 {
+  uint8_t carry[4];
+  unsigned n;
+} rr_b64;
+int rr_b64_encode(rr_b64 *st, rr_buf *out, const void *p, size_t n);
+int rr_b64_encode_end(rr_b64 *st, rr_buf *out);
+/* RR_EINVAL on a character outside the alphabet, or padding out of place. */
+int rr_b64_decode(rr_b64 *st, rr_buf *out, const void *p, size_t n);
+/* RR_EINVAL if the text stopped inside a group. */
+int rr_b64_decode_end(const rr_b64 *st);
+
 /* ---- hash map: byte-string keys to pointers ------------------------------ */
 /* Open addressing with linear probing; keys are copied. Not thread-safe. */
 typedef struct rr_map_entry {

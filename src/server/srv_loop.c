@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -111,6 +112,10 @@ struct conn {
   srv_deframer dec;
   srv_reader reader;
   bool attached, keep_alive;
+  /* gRPC-Web text mode (application/grpc-web-text): request and response
+   * bodies are base64 of the binary ones (b64_in: the request's decoder) */
+  bool text;
+  rr_b64 b64_in;
   char origin[256];
   conn *dirty_next;
 };
@@ -831,28 +836,53 @@ static void h1_static(conn *c, rr_str path) {
   rr__free(data);
 }
 
-static bool h1_grpcweb_ctype(const rr_http1_request *r) {
+/* 1: gRPC-Web (binary), 2: gRPC-Web text (base64), 0: neither. */
+static int h1_grpcweb_ctype(const rr_http1_request *r) {
   rr_str ct = rr_http1_header(r, "content-type");
-  return (ct.len == 20 && !strncmp(ct.ptr, "application/grpc-web", 20)) ||
-         (ct.len == 26 && !strncmp(ct.ptr, "application/grpc-web+proto", 26));
+  static const char *const types[4] = {"application/grpc-web", "application/grpc-web+proto",
+                                       "application/grpc-web-text", "application/grpc-web-text+proto"};
+  for (int i = 0; i < 4; i++)
+    if (ct.len == strlen(types[i]) && !strncasecmp(ct.ptr, types[i], ct.len)) return i < 2 ? 1 : 2;
+  return 0;
 }
 
 static void h1_grpc_head(conn *c) {
   rr_buf h = RR_BUF_INIT;
-  static const char head[] = "HTTP/1.1 200 OK\r\ncontent-type: application/grpc-web+proto\r\n"
-                             "transfer-encoding: chunked\r\ncache-control: no-cache\r\n";
-  rr_buf_append(&h, head, sizeof head - 1);
+  const char *head = c->text ? "HTTP/1.1 200 OK\r\ncontent-type: application/grpc-web-text+proto\r\n"
+                             : "HTTP/1.1 200 OK\r\ncontent-type: application/grpc-web+proto\r\n";
+  static const char rest[] = "transfer-encoding: chunked\r\ncache-control: no-cache\r\n";
+  rr_buf_append(&h, head, strlen(head));
+  rr_buf_append(&h, rest, sizeof rest - 1);
   h1_cors_headers(c, &h);
   rr_buf_append(&h, "\r\n", 2);
   conn_send1(c, h.data, h.len);
   rr_buf_free(&h);
 }
 
-static void h1_chunk(conn *c, const void *p, size_t n) {
+/* One HTTP chunk, never an empty one (which would end the body). */
+static void h1_chunk_raw(conn *c, const void *p, size_t n) {
+  if (!n) return;
   char pre[24];
   int k = snprintf(pre, sizeof pre, "%zx\r\n", n);
   uv_buf_t b[3] = {uv_buf_init(pre, (unsigned)k), uv_buf_init((char *)p, (unsigned)n), uv_buf_init("\r\n", 2)};
   conn_send(c, b, 3);
+}
+
+/* Whole gRPC-Web frames as one chunk; in text mode their base64, padded:
+ * a live reader must be able to decode each message when it arrives, so
+ * the body is base64 texts one after another (gRPC-Web text clients decode
+ * them in 4-character groups, padding included). */
+static void h1_chunk(conn *c, const void *p, size_t n) {
+  if (!c->text) { h1_chunk_raw(c, p, n); return; }
+  rr_buf enc = RR_BUF_INIT;
+  rr_b64 st = {0};
+  if (rr_b64_encode(&st, &enc, p, n) < 0 || rr_b64_encode_end(&st, &enc) < 0) {
+    rr_buf_free(&enc);
+    conn_close(c, "out of memory");
+    return;
+  }
+  h1_chunk_raw(c, enc.data, enc.len);
+  rr_buf_free(&enc);
 }
 
 static void h1_grpc_end(conn *c, int status, const char *msg) {
@@ -880,6 +910,11 @@ static void h1_fill(conn *c) {
     size_t n;
     const uint8_t *p = rr__srv_reader_peek(&c->reader, &n);
     if (!p) break;
+    if (c->text) { /* base64: a copy of every message anyway */
+      h1_chunk(c, p, n);
+      rr__srv_reader_consume(&c->reader, n);
+      continue;
+    }
     char pre[24];
     if (n < SMALL_MSG) {
       /* a run of small messages: copied together into one HTTP chunk */
@@ -940,11 +975,14 @@ static bool h1_begin(conn *c) {
   if (post && grpc) {
     const char *m = r->path.ptr + strlen(RR_GRPC_PATH_PREFIX);
     size_t ml = r->path.len - strlen(RR_GRPC_PATH_PREFIX);
-    if (!h1_grpcweb_ctype(r)) {
+    int kind = h1_grpcweb_ctype(r);
+    if (!kind) {
       c->keep_alive = false;
       h1_respond(c, 415, "Unsupported Media Type", NULL, NULL, 0, NULL);
       return true;
     }
+    c->text = kind == 2;
+    c->b64_in = (rr_b64){0};
     if (ml == 12 && !memcmp(m, "ReadMessages", 12)) c->h1_kind = ST_READ;
     else if (ml == 13 && !memcmp(m, "WriteMessages", 13)) {
       c->h1_kind = ST_WRITE;
@@ -988,6 +1026,10 @@ static void h1_end(conn *c) {
     return;
   }
   if (c->h1_kind == ST_WRITE) {
+    if (c->text && rr_b64_decode_end(&c->b64_in) < 0) {
+      conn_close(c, "gRPC-Web text WriteMessages body ended inside a base64 group");
+      return;
+    }
     if (!rr__srv_deframer_idle(&c->dec)) { conn_close(c, "gRPC-Web WriteMessages body ended inside a message"); return; }
     h1_grpc_head(c);
     static const uint8_t empty[5] = {0};
@@ -1031,7 +1073,16 @@ static void h1_feed(conn *c, const uint8_t *p, size_t n) {
       size_t k = (int64_t)avail < c->body_left ? avail : (size_t)c->body_left;
       if (k && c->h1_kind == ST_WRITE) {
         rr_error e = {0};
-        int rc = rr__srv_deframer_feed(&c->dec, q, k, on_writer_msg, c, &e);
+        int rc;
+        if (c->text) {
+          rr_buf dec = RR_BUF_INIT;
+          rc = rr_b64_decode(&c->b64_in, &dec, q, k);
+          if (rc == RR_EINVAL) rr__err(&e, rc, "gRPC-Web text WriteMessages body is not base64");
+          if (rc == RR_OK) rc = rr__srv_deframer_feed(&c->dec, dec.data, dec.len, on_writer_msg, c, &e);
+          rr_buf_free(&dec);
+        } else {
+          rc = rr__srv_deframer_feed(&c->dec, q, k, on_writer_msg, c, &e);
+        }
         if (rc < 0) { conn_close(c, e.msg[0] ? e.msg : rr_strerror(rc)); return; }
       }
       c->body_left -= (int64_t)k;

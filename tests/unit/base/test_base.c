@@ -57,10 +57,68 @@ static void test_errors(void **state) {
   assert_int_equal(e.code, RR_EINVAL);
 }
 
+/* Base64 against RFC 4648's vectors, streamed in pieces of every size, and
+ * texts concatenated after padding (gRPC-Web text clients send those). */
+static void test_base64(void **state) {
+  (void)state;
+  static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  static const char *const coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; i++) {
+    size_t n = strlen(plain[i]);
+    for (size_t piece = 1; piece <= 4; piece++) {
+      rr_b64 st = {0};
+      rr_buf out = RR_BUF_INIT;
+      for (size_t o = 0; o < n; o += piece)
+        assert_int_equal(rr_b64_encode(&st, &out, plain[i] + o, n - o < piece ? n - o : piece), RR_OK);
+      assert_int_equal(rr_b64_encode_end(&st, &out), RR_OK);
+      assert_int_equal(out.len, strlen(coded[i]));
+      assert_memory_equal(out.data ? (const char *)out.data : "", coded[i], out.len);
+      rr_b64 d = {0};
+      rr_buf back = RR_BUF_INIT;
+      for (size_t o = 0; o < out.len; o += piece)
+        assert_int_equal(rr_b64_decode(&d, &back, out.data + o, out.len - o < piece ? out.len - o : piece), RR_OK);
+      assert_int_equal(rr_b64_decode_end(&d), RR_OK);
+      assert_int_equal(back.len, n);
+      if (n) assert_memory_equal(back.data, plain[i], n);
+      rr_buf_free(&out);
+      rr_buf_free(&back);
+    }
+  }
+  /* all byte values, through a stream of uneven pieces */
+  uint8_t all[256];
+  for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
+  rr_b64 st = {0};
+  rr_buf out = RR_BUF_INIT, back = RR_BUF_INIT;
+  for (size_t o = 0, k = 1; o < 256; o += k, k = k % 5 + 1)
+    assert_int_equal(rr_b64_encode(&st, &out, all + o, 256 - o < k ? 256 - o : k), RR_OK);
+  assert_int_equal(rr_b64_encode_end(&st, &out), RR_OK);
+  rr_b64 d = {0};
+  assert_int_equal(rr_b64_decode(&d, &back, out.data, out.len), RR_OK);
+  assert_int_equal(back.len, 256);
+  assert_memory_equal(back.data, all, 256);
+  rr_buf_reset(&back);
+  /* concatenated padded texts; bad characters and stray padding refused */
+  d = (rr_b64){0};
+  assert_int_equal(rr_b64_decode(&d, &back, "Zg==Zm8=Zm9v", 12), RR_OK);
+  assert_int_equal(back.len, 6);
+  assert_memory_equal(back.data, "ffofoo", 6);
+  d = (rr_b64){0};
+  assert_int_equal(rr_b64_decode(&d, &back, "Zm9*", 4), RR_EINVAL);
+  d = (rr_b64){0};
+  assert_int_equal(rr_b64_decode(&d, &back, "Z=9v", 4), RR_EINVAL);
+  d = (rr_b64){0};
+  assert_int_equal(rr_b64_decode(&d, &back, "Zm=v", 4), RR_EINVAL);
+  d = (rr_b64){0};
+  assert_int_equal(rr_b64_decode(&d, &back, "Zm9", 3), RR_OK);
+  assert_int_equal(rr_b64_decode_end(&d), RR_EINVAL);
+  rr_buf_free(&out);
+  rr_buf_free(&back);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf), cmocka_unit_test(test_tuid),
-      cmocka_unit_test(test_utf8), cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_utf8), cmocka_unit_test(test_errors), cmocka_unit_test(test_base64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

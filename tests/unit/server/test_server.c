@@ -22,23 +22,28 @@
 #include "sdk/sdk_internal.h"
 #include "server/server_internal.h"
 
+/* A SetStoreInfo (kind 1) or an ArrowMsg of n payload bytes (kind 2). */
+static void init_msg(rr_log_msg *m, int kind, const rr_store_id *id, const void *payload, size_t n, bool is_static) {
+  if (kind == RR_MSG_SET_STORE_INFO) {
+    rr_log_msg_init_store_info(m, id);
+    return;
+  }
+  memset(m, 0, sizeof *m);
+  m->kind = RR_MSG_ARROW;
+  m->store_id = *id;
+  m->arrow.ipc.ptr = payload;
+  m->arrow.ipc.len = n;
+  m->arrow.has_is_static = true;
+  m->arrow.is_static = is_static;
+}
+
 /* A decoded message: kind 1 store info, or kind 2 arrow (static or not) of `n` payload bytes tagged `tag`. */
 static srv_msg *mk(int kind, bool is_static, bool blueprint, size_t n, uint8_t tag) {
   rr_log_msg m;
   rr_store_id id = {blueprint ? RR_STORE_KIND_BLUEPRINT : RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
   uint8_t payload[4096];
   memset(payload, tag, sizeof payload);
-  if (kind == RR_MSG_SET_STORE_INFO) {
-    rr_log_msg_init_store_info(&m, &id);
-  } else {
-    memset(&m, 0, sizeof m);
-    m.kind = RR_MSG_ARROW;
-    m.store_id = id;
-    m.arrow.ipc.ptr = payload;
-    m.arrow.ipc.len = n;
-    m.arrow.has_is_static = true;
-    m.arrow.is_static = is_static;
-  }
+  init_msg(&m, kind, &id, payload, n, is_static);
   rr_buf b = RR_BUF_INIT;
   assert_int_equal(rr_log_msg_encode(&b, &m, RR_FRAMING_LOG_MSG, false, NULL), RR_OK);
   rr_log_msg *d = NULL;
@@ -664,6 +669,120 @@ static void test_sink_path_byte_exact(void **state) {
   rr_server_free(s);
 }
 
+/* gRPC-Web text mode (application/grpc-web-text, the default of Google's
+ * grpc-web client): a writer's base64 body (sent in pieces that split its
+ * groups) is decoded into the same messages, a reader gets base64 of the
+ * same frames as a binary reader (each message a padded base64 text of its
+ * own, so that a live reader can decode it when it arrives), and a body
+ * that is not base64 drops only its client. */
+static void read_text_body(int fd, rr_buf *head, rr_buf *body, size_t want) {
+  struct dechunk d = {0};
+  rr_b64 st = {0};
+  bool in_body = false;
+  uint8_t tmp[65536];
+  int64_t end = rr__mono_ns() + 10000000000LL;
+  while (body->len < want && rr__mono_ns() < end) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, 100) <= 0) continue;
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0) break;
+    size_t had = d.grpc.len;
+    if (in_body) {
+      dechunk_feed(&d, tmp, (size_t)n);
+    } else {
+      rr_buf_append(head, tmp, (size_t)n);
+      uint8_t *e = memmem(head->data, head->len, "\r\n\r\n", 4);
+      if (!e) continue;
+      in_body = true;
+      dechunk_feed(&d, e + 4, head->len - (size_t)(e + 4 - head->data));
+    }
+    assert_int_equal(rr_b64_decode(&st, body, d.grpc.data + had, d.grpc.len - had), RR_OK);
+  }
+  rr_buf_free(&d.grpc);
+}
+
+static void test_grpcweb_text(void **state) {
+  (void)state;
+  rr_server *s = loopback_server(NULL, 0);
+  int port = rr_server_port(s);
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"text_rec", 8}};
+  rr_buf frames = RR_BUF_INIT; /* the writer's frames: what readers must get */
+  static uint8_t pay[70000];
+  for (size_t i = 0; i < sizeof pay; i++) pay[i] = (uint8_t)(i * 7 + 3);
+  for (int i = 0; i < 4; i++) {
+    rr_log_msg m;
+    init_msg(&m, i == 0 ? RR_MSG_SET_STORE_INFO : RR_MSG_ARROW, &id, pay, i == 3 ? sizeof pay : (size_t)(100 * i + 1),
+             false);
+    rr_buf pb = RR_BUF_INIT;
+    assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+    uint8_t prefix[32];
+    int pl = rr_grpc_logmsg_prefix(prefix, m.kind, pb.len);
+    rr_buf_append(&frames, prefix, (size_t)pl);
+    rr_buf_append(&frames, pb.data, pb.len);
+    rr_buf_free(&pb);
+  }
+  rr_b64 enc = {0};
+  rr_buf text = RR_BUF_INIT;
+  assert_int_equal(rr_b64_encode(&enc, &text, frames.data, frames.len), RR_OK);
+  assert_int_equal(rr_b64_encode_end(&enc, &text), RR_OK);
+
+  /* the writer */
+  int w = tcp_connect(port);
+  char req[400];
+  int k = snprintf(req, sizeof req,
+                   "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/WriteMessages HTTP/1.1\r\nHost: x\r\n"
+                   "content-type: application/grpc-web-text\r\ncontent-length: %zu\r\n\r\n", text.len);
+  assert_int_equal(write(w, req, (size_t)k), k);
+  assert_int_equal(write(w, text.data, 4001), 4001); /* inside a group */
+  usleep(20000);
+  assert_int_equal(write(w, text.data + 4001, text.len - 4001), (ssize_t)(text.len - 4001));
+  rr_buf head = RR_BUF_INIT, body = RR_BUF_INIT;
+  read_text_body(w, &head, &body, 5 + 5 + 14); /* an empty response frame, then the trailer frame */
+  assert_non_null(memmem(head.data, head.len, "content-type: application/grpc-web-text+proto", 45));
+  assert_true(body.len >= 10);
+  assert_memory_equal(body.data, "\0\0\0\0\0\x80", 6);
+  assert_non_null(memmem(body.data, body.len, "grpc-status:0", 13));
+  close(w);
+  rr_server_stats st;
+  for (int i = 0; i < 200; i++) { stats(s, &st); if (st.messages_received >= 4) break; usleep(10000); }
+  assert_int_equal(st.messages_received, 4);
+
+  /* a reader gets the history: the writer's frames */
+  int r = tcp_connect(port);
+  const char rreq[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\nHost: x\r\n"
+                      "content-type: application/grpc-web-text+proto\r\ncontent-length: 8\r\n\r\nAAAAAAA=";
+  assert_int_equal(write(r, rreq, sizeof rreq - 1), (ssize_t)(sizeof rreq - 1));
+  rr_buf_reset(&head);
+  rr_buf_reset(&body);
+  read_text_body(r, &head, &body, frames.len);
+  assert_non_null(memmem(head.data, head.len, "content-type: application/grpc-web-text+proto", 45));
+  assert_int_equal(body.len, frames.len);
+  assert_memory_equal(body.data, frames.data, frames.len);
+  close(r);
+
+  /* a writer whose body is not base64 is dropped; the server serves on
+   * (counted after the reader's close, which may count as a drop too) */
+  for (int i = 0; i < 200; i++) { stats(s, &st); if (!st.connections) break; usleep(10000); }
+  assert_int_equal(st.connections, 0);
+  uint64_t dropped = st.clients_dropped;
+  int bad = tcp_connect(port);
+  const char breq[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/WriteMessages HTTP/1.1\r\nHost: x\r\n"
+                      "content-type: application/grpc-web-text\r\ncontent-length: 8\r\n\r\nAAAA!AAA";
+  assert_int_equal(write(bad, breq, sizeof breq - 1), (ssize_t)(sizeof breq - 1));
+  rr_buf g = RR_BUF_INIT;
+  read_until(bad, &g, "\x01\x02\x03", 3); /* until closed */
+  close(bad);
+  for (int i = 0; i < 200; i++) { stats(s, &st); if (st.clients_dropped > dropped) break; usleep(10000); }
+  assert_int_equal(st.clients_dropped, dropped + 1);
+  assert_int_equal(st.messages_received, 4);
+  rr_buf_free(&g);
+  rr_buf_free(&head);
+  rr_buf_free(&body);
+  rr_buf_free(&text);
+  rr_buf_free(&frames);
+  rr_server_free(s);
+}
+
 /* The sink loses its server in the middle of a stream of small messages
  * (appended together into blocks, one of them half sent) and reconnects to
  * a new server on the same port: it resumes at a message boundary, so the
@@ -724,6 +843,7 @@ int main(void) {
       cmocka_unit_test(test_reader_overflow), cmocka_unit_test(test_server_loopback),
       cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer), cmocka_unit_test(test_msg_spares),
       cmocka_unit_test(test_server_large_forwarding), cmocka_unit_test(test_sink_path_byte_exact),
+      cmocka_unit_test(test_grpcweb_text),
       cmocka_unit_test(test_sink_reconnect_whole_messages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
