@@ -14,6 +14,11 @@ static void put_group(uint8_t *o, const uint8_t *in, unsigned n) {
 int rr_b64_encode(rr_b64 *st, rr_buf *out, const void *p, size_t n) {
   const uint8_t *s = p;
   size_t groups = (st->n + n) / 3;
+  if (!groups) { /* fewer than 3 bytes in all: carried */
+    if (n) memcpy(st->carry + st->n, s, n);
+    st->n += (unsigned)n;
+    return RR_OK;
+  }
   RR_TRY(rr_buf_reserve(out, groups * 4));
   uint8_t *o = out->data + out->len;
   if (st->n && st->n + n >= 3) { /* the carried bytes and the first new ones */
@@ -26,7 +31,7 @@ int rr_b64_encode(rr_b64 *st, rr_buf *out, const void *p, size_t n) {
     st->n = 0;
   }
   for (; n >= 3 && !st->n; s += 3, n -= 3, o += 4) put_group(o, s, 3);
-  memcpy(st->carry + st->n, s, n); /* 0-2 bytes left, st->n + n < 3 */
+  if (n) memcpy(st->carry + st->n, s, n); /* 0-2 bytes left, st->n + n < 3 */
   st->n += (unsigned)n;
   out->len = (size_t)(o - out->data);
   return RR_OK;
