@@ -19,10 +19,12 @@
 #  define RR__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #  define RR__LIKELY(x) __builtin_expect(!!(x), 1)
 #  define RR__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define RR__ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #  define RR__PRINTF(a, b)
 #  define RR__LIKELY(x) (x)
 #  define RR__UNLIKELY(x) (x)
+#  define RR__ALWAYS_INLINE inline
 #endif
 
 /* ---- allocation ---------------------------------------------------------- */

@@ -195,12 +195,13 @@ bool rr__all_finite_f32(const void *v, size_t count) { return all_finite_f32(v, 
  * and it has at least min_bytes of them: such a check may be deferred. */
 static inline bool deferrable(const rr__field_def *f, size_t n, size_t min_bytes) {
   const rr__component_def *c = f->type;
-  return (c->rep == RR__REP_FSL_F32 || c->rep == RR__REP_F32) && !(f->mono && n > 1) &&
-         n * c->c_size >= min_bytes;
+  return n * c->c_size >= min_bytes && (c->rep == RR__REP_FSL_F32 || c->rep == RR__REP_F32) && !(f->mono && n > 1);
 }
 
-/* The checks of one logged field (non-NULL pointer). */
-static inline int validate_field(const rr__field_def *f, const void *p, size_t n, rr_error *err) {
+/* The checks of one logged field (non-NULL pointer). Inlined into the
+ * per-call loop (rr__archetype_check_field would otherwise keep it out of
+ * line). */
+static RR__ALWAYS_INLINE int validate_field(const rr__field_def *f, const void *p, size_t n, rr_error *err) {
   if (RR__UNLIKELY(f->mono && n > 1))
     return rr__err(err, RR_ELENGTH, "%s: mono field given %zu values (must be 0 or 1)",
                    f->component, n);
