@@ -121,25 +121,34 @@ static void report(const char *name, const char *what, double ratio, const char 
 
 static void points3d_many_individual(void) {
   int64_t n = quick ? 200000 : 1000000;
-  rr_recording *rec = new_rec(true, NULL);
-  rr_position3d p = {1, 2, 3};
-  double t0 = now_s();
-  for (int64_t i = 0; i < n; i++) {
-    rr_set_time_sequence(rec, "frame", i);
-    p.x = (float)i;
-    rr_points3d pts = {.positions = &p, .num_positions = 1};
-    if (rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &pts, NULL)) exit(1);
+  /* best of 3, as the memcpy baseline (the first run in a process also
+   * pays for its first touch of the accumulators' memory); the first run's
+   * figure is printed too */
+  double best_calls = 1e30, best_all = 1e30, first = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    rr_recording *rec = new_rec(true, NULL);
+    rr_position3d p = {1, 2, 3};
+    double t0 = now_s();
+    for (int64_t i = 0; i < n; i++) {
+      rr_set_time_sequence(rec, "frame", i);
+      p.x = (float)i;
+      rr_points3d pts = {.positions = &p, .num_positions = 1};
+      if (rr_log(rec, "points", RR_ARCHETYPE_POINTS3D, &pts, NULL)) exit(1);
+    }
+    double t_calls = now_s() - t0;
+    finish_mem(rec, NULL);
+    double t_all = now_s() - t0;
+    rr_recording_free(rec);
+    if (rep == 0) first = t_calls;
+    if (t_calls < best_calls) best_calls = t_calls;
+    if (t_all < best_all) best_all = t_all;
   }
-  double t_calls = now_s() - t0;
-  finish_mem(rec, NULL);
-  double t_all = now_s() - t0;
-  rr_recording_free(rec);
   char extra[160];
-  snprintf(extra, sizeof extra, "%.2fM calls/s (target 5M/s; with flush+encode %.2fM/s)",
-           n / t_calls / 1e6, n / t_all / 1e6);
+  snprintf(extra, sizeof extra, "%.2fM calls/s, first run %.2fM (target 5M/s; with flush+encode %.2fM/s)",
+           n / best_calls / 1e6, n / first / 1e6, n / best_all / 1e6);
   /* baseline: memcpy of the same 12-byte points, one at a time */
   double bw = memcpy_bw((size_t)n * 12);
-  report("points3d_many_individual", "log bytes/s vs memcpy of the points", (n * 12.0 / t_calls) / bw, "memcpy", extra);
+  report("points3d_many_individual", "log bytes/s vs memcpy of the points", (n * 12.0 / best_calls) / bw, "memcpy", extra);
 }
 
 static void points3d_large_batch(void) {
