@@ -54,6 +54,13 @@ static int check_rows(const tdecoded *d, bool *frames_seen, int n_frames) {
   return rows;
 }
 
+/* Creates the file named by the mkstemp template `path` (rewritten), empty. */
+static void make_temp(char *path) {
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+}
+
 static rr_recording *new_rec(bool compress, int64_t flush_bytes, rr_backpressure bp, int64_t max_in_flight) {
   rr_recording_options o = {.application_id = "app", .strict = true, .no_compression = !compress,
                             .flush_num_bytes = flush_bytes, .backpressure = bp,
@@ -89,9 +96,7 @@ static void test_recycled_buffers_keep_values(void **state) {
   static rr_position3d pts[PTS];
   enum { ROWS = 60 };
   char path[] = "/tmp/rr_test_large_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
+  make_temp(path);
   for (int compress = 0; compress < 2; compress++)
     for (int file = 0; file < 2; file++) {
       rr_recording *rec = new_rec(compress, 300000, RR_BACKPRESSURE_DEFAULT, 0);
@@ -173,9 +178,7 @@ static void test_large_row_file(void **state) {
   rr_position3d *pts = malloc(N * sizeof *pts);
   for (int i = 0; i < N; i++) pts[i] = (rr_position3d){(float)i, 0.5f, (float)(i % 7)};
   char path[] = "/tmp/rr_test_large_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
+  make_temp(path);
   rr_recording *rec = new_rec(false, 0, RR_BACKPRESSURE_DEFAULT, 0);
   assert_int_equal(rr_recording_save(rec, path, NULL), RR_OK);
   rr_points3d p = {.positions = pts, .num_positions = N};
@@ -389,9 +392,7 @@ static void test_rows_written_in_place(void **state) {
   static rr_position3d pts[PTS];
   enum { ROWS = 12 };
   char path[] = "/tmp/rr_test_direct_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
+  make_temp(path);
   for (int compress = 0; compress < 2; compress++)
     for (int sink = 0; sink < 3; sink++) { /* memory, file, none until the end (buffered) */
       rr_recording *rec = new_rec(compress, 0, RR_BACKPRESSURE_DEFAULT, 64 << 10);
@@ -451,9 +452,7 @@ static void test_direct_row_refuses_nonfinite(void **state) {
   rr_position3d *pts = malloc(sizes[1] * sizeof *pts);
   assert_non_null(pts);
   char path[] = "/tmp/rr_test_refuse_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
+  make_temp(path);
   for (int big = 0; big < 2; big++)
     for (int compress = 0; compress < 2; compress++)
       for (int sink = 0; sink < 4; sink++) { /* memory, file, pipe, buffered */
