@@ -663,6 +663,11 @@ static int deliver(rr_recording *rec, struct rr_msg *m, size_t *bad) {
   return rc;
 }
 
+/* The end of a run of deliveries (see rr_sink.end_run). */
+static void end_run(rr_recording *rec) {
+  if (rec->sink && rec->sink->end_run) rec->sink->end_run(rec->sink);
+}
+
 static void send_store_info(rr_recording *rec) {
   if (rec->store_info_sent) return;
   struct rr_msg *m = NULL;
@@ -835,6 +840,7 @@ static struct rr_chunk_node *write_chunks(rr_recording *rec, struct rr_chunk_nod
     *tail = n;
     tail = &n->next;
   }
+  end_run(rec);
   return done;
 }
 
@@ -979,6 +985,7 @@ int rr__set_sink(rr_recording *rec, struct rr_sink *sink) {
       deliver(rec, m, NULL);
       m = next;
     }
+    end_run(rec);
     if (rec->enabled && !rec->store_info_sent) send_store_info(rec);
   }
   pthread_mutex_unlock(&rec->sink_mu);

@@ -98,6 +98,10 @@ struct rr_sink {
    * rr_msg), which it checks itself; RR_ENOTFINITE with *bad the region
    * that failed, and nothing written. */
   int (*write_checked)(struct rr_sink *s, const struct rr_msg *m, size_t *bad, rr_error *err);
+  /* Optional: the batcher has written a run of messages. A sink that
+   * gathers small messages before it sends them (gRPC) lets them go now;
+   * they would otherwise wait for the next write, flush or close. */
+  void (*end_run)(struct rr_sink *s);
   /* atfork: set in parent and child while the sink exists, as its file
    * descriptor is then shared with another process */
   _Atomic bool shared;

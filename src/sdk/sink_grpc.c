@@ -2,7 +2,11 @@
  * client session driven by mem_recv/mem_send) on an I/O thread of its own.
  *
  * The batcher thread (write) only appends framed messages to a bounded
- * queue and, if the I/O thread sleeps, wakes it through a pipe. The I/O
+ * queue and, if the I/O thread sleeps, wakes it through a pipe. Small
+ * messages are first gathered in a block of the batcher's own (`stage`,
+ * no lock taken per message) that joins the queue whole: when full, before
+ * any other message, at the end of each run of the batcher (end_run), and
+ * on flush and close. The I/O
  * thread connects (re-connects with back-off 100 ms .. 2 s), feeds the queue
  * to nghttp2 as the DATA of the request, and writes with non-blocking
  * send(); what the socket does not take waits in `pend` (at most about
@@ -66,12 +70,17 @@ struct grpc_sink {
   struct qitem *head, *tail;
   size_t q_bytes;
   struct qitem *store_info;   /* copy of the last SetStoreInfo frame */
+  /* batcher side only (the recording's sink_mu): the block small messages
+   * are gathered in before it is queued, and how full it may get (a
+   * fraction of the queue's bound, so that a small bound still drops and
+   * waits message by message) */
+  struct qitem *stage;
+  size_t stage_max;
   /* large items kept for reuse: fresh memory for every large message costs
    * a page fault per page, more than the copy itself */
   struct qitem *spare[ITEM_SPARES];
   int n_spare;
   bool stop, idle, need_wake, thread_started;
-  bool tail_room_hint;        /* the tail is an open block with room (batcher thread's guess) */
   bool lingering;             /* the I/O thread waits unwoken for more messages */
   int turn_frames;            /* DATA frames taken this turn of the I/O thread */
   uint64_t progress;          /* bytes taken off the queue */
@@ -219,66 +228,16 @@ static uint64_t make_room(struct grpc_sink *g, size_t need) {
   return g->q_bytes + need > g->max_bytes ? drop_oldest(g, need) : 0;
 }
 
-/* Queues one message (its inner protobuf in segments, `n` bytes in all).
- * Small messages are appended together into shared blocks (one allocation
- * and one queue item for many; the I/O thread sends them in one frame);
- * others get an item of their own, as does every SetStoreInfo (never
- * dropped, and kept for reconnections). */
-static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int nseg, size_t n, rr_error *err) {
-  uint8_t prefix[32];
-  int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
-  if (pl < 0) return rr__err(err, RR_ERANGE, "gRPC sink: message over 4 GiB");
-  size_t need = (size_t)pl + n;
-  bool small = need <= BATCH_MAX && kind != RR_MSG_SET_STORE_INFO;
-  struct qitem *it = NULL, *info = NULL;
-  if (!small || !g->tail_room_hint) {
-    /* the allocation, outside the lock (the I/O thread copies under it) */
-    it = item_alloc(g, small ? BLOCK_BYTES : need);
-    if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory");
-    it->kind = kind;
-    it->batch = small;
-    if (!small) item_append(it, prefix, (size_t)pl, seg, nseg); /* large: copied outside the lock */
-  }
-  if (kind == RR_MSG_SET_STORE_INFO) {
-    info = item_alloc(g, need);
-    if (!info) { rr__free(it); return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory"); }
-    info->kind = kind;
-    item_append(info, prefix, (size_t)pl, seg, nseg);
-  }
+/* Queues an item (a whole message, or a block of small ones) by the
+ * stream's policy, with `info` the new SetStoreInfo copy if it is one. */
+static void queue_item(struct grpc_sink *g, struct qitem *it, struct qitem *info) {
   pthread_mutex_lock(&g->mu);
-  uint64_t dropped = make_room(g, need);
-  struct qitem *t = g->tail;
-  if (small && t && t->batch && t->cap - t->len >= need) {
-    /* into the open block (possibly half sent: the I/O thread sends what is
-     * below len, which only grows) */
-    item_append(t, prefix, (size_t)pl, seg, nseg);
-    if (it) item_free(g, it);
-  } else {
-    if (!it) {
-      /* no open block with room after all: allocate under the lock (rare) */
-      it = spare_take(g, BLOCK_BYTES);
-      if (!it && (it = rr__malloc(sizeof *it + BLOCK_BYTES))) it->cap = BLOCK_BYTES;
-      if (!it) {
-        pthread_mutex_unlock(&g->mu);
-        rr__free(info);
-        if (dropped) count_dropped(g, dropped);
-        return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory");
-      }
-      it->next = NULL;
-      it->len = it->off = 0;
-      it->n_msgs = 0;
-      it->kind = kind;
-      it->batch = true;
-    }
-    if (it->batch) item_append(it, prefix, (size_t)pl, seg, nseg);
-    if (g->tail) g->tail->next = it;
-    else g->head = it;
-    g->tail = it;
-  }
-  g->q_bytes += need;
-  t = g->tail;
-  /* next time: is there (probably) an open block to append to? */
-  g->tail_room_hint = t && t->batch && t->cap - t->len >= BATCH_MAX;
+  uint64_t dropped = make_room(g, it->len);
+  it->next = NULL;
+  if (g->tail) g->tail->next = it;
+  else g->head = it;
+  g->tail = it;
+  g->q_bytes += it->len;
   g->idle = false;
   if (info) { rr__free(g->store_info); g->store_info = info; }
   bool wake = g->need_wake || (g->lingering && !little_queued(g));
@@ -288,8 +247,55 @@ static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int n
   pthread_mutex_unlock(&g->mu);
   if (wake) wake_io(g);
   if (dropped) count_dropped(g, dropped);
+}
+
+/* Queues the gathered small messages, if any. */
+static void stage_publish(struct grpc_sink *g) {
+  struct qitem *it = g->stage;
+  if (!it) return;
+  g->stage = NULL;
+  queue_item(g, it, NULL);
+}
+
+/* Queues one message (its inner protobuf in segments, `n` bytes in all).
+ * Small messages are gathered into blocks (one allocation, one queue item
+ * and one lock for many; the I/O thread sends them in one frame); others
+ * get an item of their own, as does every SetStoreInfo (never dropped, and
+ * kept for reconnections). */
+static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int nseg, size_t n, rr_error *err) {
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, kind, n);
+  if (pl < 0) return rr__err(err, RR_ERANGE, "gRPC sink: message over 4 GiB");
+  size_t need = (size_t)pl + n;
+  if (need <= BATCH_MAX && kind != RR_MSG_SET_STORE_INFO) {
+    if (g->stage && g->stage->len + need > g->stage_max) stage_publish(g);
+    if (!g->stage) {
+      struct qitem *it = item_alloc(g, BLOCK_BYTES);
+      if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory");
+      it->kind = kind;
+      it->batch = true;
+      g->stage = it;
+    }
+    item_append(g->stage, prefix, (size_t)pl, seg, nseg);
+    if (g->stage->len >= g->stage_max) stage_publish(g);
+    return RR_OK;
+  }
+  stage_publish(g); /* in order */
+  struct qitem *it = item_alloc(g, need), *info = NULL;
+  if (!it) return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory");
+  it->kind = kind;
+  item_append(it, prefix, (size_t)pl, seg, nseg); /* copied outside the lock */
+  if (kind == RR_MSG_SET_STORE_INFO) {
+    info = item_alloc(g, need);
+    if (!info) { rr__free(it); return rr__err(err, RR_ENOMEM, "gRPC sink: out of memory"); }
+    info->kind = kind;
+    item_append(info, prefix, (size_t)pl, seg, nseg);
+  }
+  queue_item(g, it, info);
   return RR_OK;
 }
+
+static void grpc_end_run(struct rr_sink *s) { stage_publish((struct grpc_sink *)s); }
 
 static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   /* the one place that reads the message's bytes: copied into the queue
@@ -329,6 +335,7 @@ static int wait_idle(struct grpc_sink *g, double timeout_sec) {
 
 static int grpc_flush(struct rr_sink *s, rr_error *err) {
   struct grpc_sink *g = (struct grpc_sink *)s;
+  stage_publish(g);
   int rc = wait_idle(g, g->flush_timeout);
   if (rc < 0)
     return rr__err(err, rc, "gRPC sink: flush made no progress for %.1f s (server %s:%d unreachable or stalled)",
@@ -338,6 +345,7 @@ static int grpc_flush(struct rr_sink *s, rr_error *err) {
 
 static void grpc_close(struct rr_sink *s) {
   struct grpc_sink *g = (struct grpc_sink *)s;
+  stage_publish(g);
   if (g->thread_started) {
     if (wait_idle(g, g->flush_timeout) < 0)
       rr__log(RR_LOG_WARN, "gRPC sink: closing with data still queued for %s:%d (flush timeout)", g->url.host, g->url.port);
@@ -798,6 +806,7 @@ int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, 
   struct grpc_sink *g = rr__calloc(1, sizeof *g);
   if (!g) return rr__err(err, RR_ENOMEM, "out of memory");
   g->base = (struct rr_sink){.name = "grpc", .write = grpc_write, .flush = grpc_flush, .close = grpc_close,
+                             .end_run = grpc_end_run,
                              .default_flush_tick_ns = 8000000 /* live streams: Rerun's LOW_LATENCY */};
   g->rec = rec;
   g->url = u;
@@ -806,6 +815,7 @@ int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, 
   snprintf(g->authority, sizeof g->authority, "%s%s%s:%d", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port);
   g->flush_timeout = opts && opts->flush_timeout_sec != 0 ? opts->flush_timeout_sec : 2.0;
   g->max_bytes = rec->max_in_flight > 0 ? (size_t)rec->max_in_flight : (size_t)100 << 20;
+  g->stage_max = g->max_bytes / 8 < BLOCK_BYTES ? g->max_bytes / 8 : BLOCK_BYTES;
   g->idle = true;
   if (pipe2(g->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
     rr__free(g);

@@ -837,6 +837,77 @@ static void test_sink_reconnect_whole_messages(void **state) {
   rr_server_free(a);
 }
 
+/* One-row chunks stream out one by one as they are logged, with no flush:
+ * the sink gathers small messages, but lets them go at the end of each
+ * run of the batcher (not only when its block is full). */
+static void test_sink_small_rows_go_without_flush(void **state) {
+  rr_server *s = loopback_server(NULL, 0);
+  rr_error err = {0};
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", rr_server_port(s));
+  rr_recording_options ro = {.application_id = "app", .no_start_time = true, .flush_num_rows = 1};
+  rr_recording *rec = NULL;
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  assert_int_equal(rr_recording_connect_grpc(rec, url, &err), RR_OK);
+  rr_server_stats st;
+  for (int i = 0; i < 200; i++) { stats(s, &st); if (st.messages_received >= 1) break; usleep(10000); }
+  assert_int_equal(st.messages_received, 1); /* SetStoreInfo */
+  for (int i = 0; i < 5; i++) {
+    rr_set_time_sequence(rec, "i", i);
+    rr_scalar v = i;
+    rr_scalars sc = {.scalars = &v, .num_scalars = 1};
+    assert_int_equal(rr_log(rec, "s", RR_ARCHETYPE_SCALARS, &sc, &err), RR_OK);
+    for (int k = 0; k < 300; k++) { stats(s, &st); if (st.messages_received >= 2u + (uint64_t)i) break; usleep(10000); }
+    assert_int_equal(st.messages_received, 2u + (uint64_t)i);
+  }
+  rr_recording_free(rec);
+  rr_server_free(s);
+}
+
+/* A server that takes the connection and never reads: with DROP_OLDEST
+ * and a small bound, the sink takes every small message at once and drops
+ * the oldest, counted, as its queue fills (gathered blocks included). */
+static void test_sink_small_rows_drop_oldest(void **state) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(l, 1), 0);
+  socklen_t sl = sizeof a;
+  getsockname(l, (struct sockaddr *)&a, &sl);
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", ntohs(a.sin_port));
+  rr_recording_options ro = {.application_id = "app", .no_start_time = true,
+                             .max_bytes_in_flight = 64 << 10, .backpressure = RR_BACKPRESSURE_DROP_OLDEST};
+  rr_recording *rec = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  struct rr_sink *sink = NULL;
+  rr_grpc_options go = {.flush_timeout_sec = 0.2};
+  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
+  static uint8_t pay[3000];
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  rr_log_msg m;
+  init_msg(&m, RR_MSG_ARROW, &id, pay, sizeof pay, false);
+  rr_buf pb = RR_BUF_INIT;
+  assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+  struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
+  enum { N = 4000 }; /* 12 MB: more than the socket buffers and the window take */
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
+    if (i % 16 == 15) sink->end_run(sink);
+  }
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  assert_true(st.chunks_dropped > N / 2);
+  assert_true(st.chunks_dropped < N);
+  sink->close(sink); /* what is left is counted as dropped too */
+  rr_recording_stats_get(rec, &st);
+  assert_true(st.chunks_dropped < N);
+  rr_buf_free(&pb);
+  rr_recording_free(rec);
+  close(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_history_order), cmocka_unit_test(test_memory_limit),
@@ -844,7 +915,8 @@ int main(void) {
       cmocka_unit_test(test_check_log_msg), cmocka_unit_test(test_deframer), cmocka_unit_test(test_msg_spares),
       cmocka_unit_test(test_server_large_forwarding), cmocka_unit_test(test_sink_path_byte_exact),
       cmocka_unit_test(test_grpcweb_text),
-      cmocka_unit_test(test_sink_reconnect_whole_messages),
+      cmocka_unit_test(test_sink_reconnect_whole_messages), cmocka_unit_test(test_sink_small_rows_go_without_flush),
+      cmocka_unit_test(test_sink_small_rows_drop_oldest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
