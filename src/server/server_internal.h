@@ -27,9 +27,12 @@
 #include "encoding/rr_encoding.h"
 
 enum { SRV_PERSISTENT = 0, SRV_STATIC = 1, SRV_DISPOSABLE = 2 };
-#define SRV_SPARES 8
+/* large freed messages kept for reuse: as many as a burst had in flight
+ * (up to SRV_SPARES, SRV_SPARE_BYTES), given back once a second when they
+ * were not needed (rr__srv_broker_trim_spares) */
+#define SRV_SPARES 64
 #define SRV_SPARE_MIN ((size_t)64 << 10)
-#define SRV_SPARE_BYTES ((size_t)32 << 20)
+#define SRV_SPARE_BYTES ((size_t)128 << 20)
 /* small messages: buffers of 512 B .. 32 KiB (powers of two) kept for reuse,
  * at most SRV_SMALL_BYTES in all */
 #define SRV_SMALL_CLASSES 7
@@ -121,6 +124,7 @@ struct srv_broker {
    * per page, more than the copy into it) */
   srv_msg *spare[SRV_SPARES];
   int n_spare;
+  int spare_low;            /* the fewest kept since the last trim */
   size_t spare_bytes;       /* at most SRV_SPARE_BYTES */
   srv_msg *small[SRV_SMALL_CLASSES]; /* free lists (linked through data) */
   size_t small_bytes;       /* at most SRV_SMALL_BYTES */
@@ -147,6 +151,10 @@ void rr__srv_broker_free(srv_broker *b); /* readers must be detached first */
  * number of history messages dropped by the limit. */
 size_t rr__srv_broker_publish(srv_broker *b, srv_msg *m);
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m);
+/* Frees the kept large buffers that no message needed since the last call
+ * (the server calls it once a second): a burst's buffers are reused while
+ * it lasts, and given back after it. */
+void rr__srv_broker_trim_spares(srv_broker *b);
 /* A message with room for cap bytes of data (a kept one when one fits),
  * header zeroed; NULL on out-of-memory. */
 srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap);

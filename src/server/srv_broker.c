@@ -296,6 +296,18 @@ void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
   }
 }
 
+void rr__srv_broker_trim_spares(srv_broker *b) {
+  /* spare_low of them stayed unused all along (which ones does not matter) */
+  int k = b->spare_low < b->n_spare ? b->spare_low : b->n_spare;
+  for (int i = 0; i < k; i++) {
+    b->spare_bytes -= b->spare[i]->cap;
+    rr__free(b->spare[i]);
+  }
+  memmove(b->spare, b->spare + k, (size_t)(b->n_spare - k) * sizeof *b->spare);
+  b->n_spare -= k;
+  b->spare_low = b->n_spare;
+}
+
 srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
   srv_msg *m = NULL;
   int c = b ? small_class(cap) : -1;
@@ -317,6 +329,7 @@ srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
         m = b->spare[i];
         b->spare[i] = b->spare[--b->n_spare];
         b->spare_bytes -= m->cap;
+        if (b->n_spare < b->spare_low) b->spare_low = b->n_spare;
         cap = m->cap;
         break;
       }
@@ -383,6 +396,7 @@ void rr__srv_broker_free(srv_broker *b) {
   for (int i = 0; i < b->n_spare; i++) rr__free(b->spare[i]);
   b->n_spare = 0;
   b->spare_bytes = 0;
+  b->spare_low = 0;
   for (int c = 0; c < SRV_SMALL_CLASSES; c++)
     while (b->small[c]) {
       srv_msg *m = b->small[c];

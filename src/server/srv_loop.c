@@ -1360,6 +1360,7 @@ static void on_wake(uv_async_t *h) { drain_inbox(h->data); }
 static void on_timer(uv_timer_t *h) {
   rr_server *s = h->data;
   stats_sync(s);
+  rr__srv_broker_trim_spares(&s->b);
   if (s->save) fflush(s->save);
   if (s->b.dropped_msgs != s->reported_drops) {
     rr__log(RR_LOG_WARN, "server: memory limit: %llu messages (%llu bytes) dropped from the history so far",

@@ -538,7 +538,7 @@ static void test_msg_spares(void **state) {
   assert_ptr_equal(rr__srv_msg_alloc(&b, 90 << 10), m); /* fits: reused, whole capacity kept */
   assert_int_equal(m->cap, 100 << 10);
   assert_int_equal(b.n_spare, 0);
-  srv_msg *big = rr__srv_msg_alloc(&b, 40 << 20);   /* over the spare budget: freed when released */
+  srv_msg *big = rr__srv_msg_alloc(&b, SRV_SPARE_BYTES + 4096); /* over the spare budget: freed when released */
   srv_msg *small = rr__srv_msg_alloc(&b, 100);      /* small: a 512-byte buffer, kept in its class */
   assert_int_equal(small->cap, 512);
   srv_msg *ms[3] = {m, big, small};
@@ -565,6 +565,33 @@ static void test_msg_spares(void **state) {
   srv_msg *other = rr__srv_msg_alloc(&b, 300 << 10); /* more than the spare holds: fresh */
   assert_ptr_not_equal(other, m);
   rr__free(other);
+
+  /* a burst's buffers are kept while they are used, given back after */
+  rr__srv_broker_trim_spares(&b); /* m was in use since the start: kept */
+  assert_int_equal(b.n_spare, 1);
+  rr__srv_broker_trim_spares(&b); /* and then idle a whole period: given back */
+  assert_int_equal(b.n_spare, 0);
+  assert_int_equal(b.spare_bytes, 0);
+  enum { BURST = 20 };
+  srv_msg *burst[BURST];
+  for (int i = 0; i < BURST; i++) burst[i] = rr__srv_msg_alloc(&b, 1 << 20);
+  for (int i = 0; i < BURST; i++) { burst[i]->refs = 1; burst[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, burst[i]); }
+  assert_int_equal(b.n_spare, BURST); /* more than the 8 kept before */
+  rr__srv_broker_trim_spares(&b);      /* all came back after the last trim: none is idle yet */
+  assert_int_equal(b.n_spare, BURST);
+  for (int round = 0; round < 3; round++) {
+    /* 5 at a time in flight: those 5 stay, the other 15 were idle */
+    for (int i = 0; i < 5; i++) burst[i] = rr__srv_msg_alloc(&b, 1 << 20);
+    for (int i = 0; i < 5; i++) { burst[i]->refs = 1; burst[i]->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, burst[i]); }
+    rr__srv_broker_trim_spares(&b);
+    assert_int_equal(b.n_spare, 5);
+    assert_int_equal(b.spare_bytes, 5 * ((size_t)1 << 20));
+  }
+  rr__srv_broker_trim_spares(&b); /* idle a whole second: all given back */
+  assert_int_equal(b.n_spare, 0);
+  assert_int_equal(b.spare_bytes, 0);
+  srv_msg *last = rr__srv_msg_alloc(&b, 1 << 20);
+  last->refs = 1; last->len = 1; b.live_bytes += 1; rr__srv_msg_unref(&b, last);
   rr__srv_broker_free(&b); /* frees the spare and the kept small buffers (ASan checks) */
   assert_int_equal(b.n_spare, 0);
   assert_int_equal(b.small_bytes, 0);
