@@ -12,6 +12,10 @@ struct rr_arrow_builder {
   rr_buf validity; /* bitmap, only when has_validity */
   rr_buf values;   /* fixed-width values, bool bits, i32 offsets, union type ids */
   rr_buf data;     /* utf8/binary bytes, dense union i32 offsets */
+  /* values' block when a visitor said it is faulted in whole (see
+   * rr_arrow_builder_visit_buffers): populate_ahead has nothing to do */
+  const uint8_t *warm_values;
+  size_t warm_cap;
   int64_t n_children;
   rr_arrow_builder **children;
 };
@@ -197,8 +201,9 @@ int rr_arrow_builder_append_values(rr_arrow_builder *b, const void *values, int6
  * enters a new 256 KiB step of the reserved capacity, that step is
  * populated first (rr__populate skips < 64 KiB). */
 #define POPULATE_STEP ((size_t)256 << 10)
-static inline void populate_ahead(rr_buf *b, size_t n) {
-  if (RR__UNLIKELY((b->len & (POPULATE_STEP - 1)) < n) && b->cap - b->len >= n) {
+static inline void populate_ahead(rr_buf *b, const rr_arrow_builder *o, size_t n) {
+  if (RR__UNLIKELY((b->len & (POPULATE_STEP - 1)) < n) && b->cap - b->len >= n &&
+      !(b == &o->values && b->data == o->warm_values && b->cap == o->warm_cap)) {
     size_t room = b->cap - b->len;
     rr__populate(b->data + b->len, room < POPULATE_STEP ? room : POPULATE_STEP);
   }
@@ -221,14 +226,14 @@ int rr_arrow_builder_list_append_values(rr_arrow_builder *b, const void *values,
     if (c->t.byte_width > 0 && !c->has_validity && c->length <= INT64_MAX / 2 && slot_end <= INT32_MAX) {
       int64_t cn = n * per;
       size_t nb = (size_t)cn * (size_t)c->t.byte_width;
-      populate_ahead(&c->values, nb);
+      populate_ahead(&c->values, c, nb);
       /* constant sizes compile to moves (3D vectors, scalars) */
       if (nb == 12) RR_TRY(rr_buf_append(&c->values, values, 12));
       else if (nb == 4) RR_TRY(rr_buf_append(&c->values, values, 4));
       else RR_TRY(rr_buf_append(&c->values, values, nb));
       if (c != v) c->length += cn;
       v->length = slot_end;
-      populate_ahead(&b->values, b->length == 0 ? 8 : 4); /* offsets start with a 0 */
+      populate_ahead(&b->values, b, b->length == 0 ? 8 : 4); /* offsets start with a 0 */
       int32_t off = (int32_t)slot_end; /* 0 < slot_end <= INT32_MAX */
       RR_TRY(rr_buf_append(&b->values, &off, 4));
       b->length++;
@@ -445,6 +450,7 @@ int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out) {
   rr_buf_reset(&b->validity);
   rr_buf_reset(&b->values);
   rr_buf_reset(&b->data);
+  b->warm_values = NULL;
   /* The next array is likely as large as this one: start with the same
    * capacity instead of growing through every power of two again. */
   if (caps[1]) (void)rr_buf_reserve(&b->values, caps[1]);
@@ -454,7 +460,7 @@ int rr_arrow_builder_finish(rr_arrow_builder *b, struct ArrowArray *out) {
   return RR_OK;
 }
 
-void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, void (*fn)(void *ud, void **mem, size_t *cap, size_t len),
+void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, bool (*fn)(void *ud, void **mem, size_t *cap, size_t len),
                                     void *ud) {
   if (!b) return;
   rr_buf *bufs[3] = {&b->validity, &b->values, &b->data};
@@ -462,10 +468,14 @@ void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, void (*fn)(void *ud, vo
     if (!bufs[i]->cap) continue;
     void *mem = bufs[i]->data;
     size_t cap = bufs[i]->cap;
-    fn(ud, &mem, &cap, bufs[i]->len);
+    bool warm = fn(ud, &mem, &cap, bufs[i]->len);
     if (bufs[i]->len == 0 && mem && cap) {
       bufs[i]->data = mem;
       bufs[i]->cap = cap;
+    }
+    if (i == 1) {
+      b->warm_values = warm ? bufs[i]->data : NULL;
+      b->warm_cap = warm ? bufs[i]->cap : 0;
     }
   }
   for (int64_t i = 0; i < b->n_children; i++) rr_arrow_builder_visit_buffers(b->children[i], fn, ud);

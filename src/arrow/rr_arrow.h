@@ -134,8 +134,10 @@ void rr_arrow_builder_reset(rr_arrow_builder *b);
  * and its children have allocated (to fault them in ahead of the appends,
  * to find them later in the finished array). fn may replace an EMPTY buffer
  * (length 0) with another block from rr__malloc of the given capacity,
- * freeing or keeping the old one: the builder then owns the new block. */
-void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, void (*fn)(void *ud, void **mem, size_t *cap, size_t len),
+ * freeing or keeping the old one: the builder then owns the new block.
+ * fn returns true if the block is now faulted in whole (the builder then
+ * does not fault it in ahead of its appends). */
+void rr_arrow_builder_visit_buffers(rr_arrow_builder *b, bool (*fn)(void *ud, void **mem, size_t *cap, size_t len),
                                     void *ud);
 
 /* ---- IPC stream ---------------------------------------------------------- */

@@ -253,27 +253,30 @@ fail:
 #define RR__BIG ((size_t)256 << 10)
 
 /* Notes the builders' large filled buffers, which the chunk will own. */
-static void note_big(void *ud, void **mem, size_t *cap, size_t len) {
+static bool note_big(void *ud, void **mem, size_t *cap, size_t len) {
   struct rr_chunk_node *node = ud;
   if (len && *cap >= RR__BIG && node->n_big < (int)(sizeof node->big / sizeof *node->big))
-    node->big[node->n_big++] = (struct rr_spare){*mem, *cap};
+    node->big[node->n_big++] = (struct rr_spare){*mem, *cap, len};
+  return false;
 }
 
 /* Gives an emptied builder buffer warm memory: a spare at least as large,
  * else faults the fresh one in with one call (rr__populate). */
-static void refill(void *ud, void **mem, size_t *cap, size_t len) {
+static bool refill(void *ud, void **mem, size_t *cap, size_t len) {
   rr_recording *rec = ud;
-  if (len || *cap < RR__BIG) return;
+  if (len || *cap < RR__BIG) return false;
   for (int i = 0; i < rec->n_spare; i++)
     if (rec->spare[i].n >= *cap && rec->spare[i].n / 2 <= *cap) {
+      bool warm = rec->spare[i].filled >= *cap; /* as much as the last array took */
       rr__free(*mem);
       *mem = rec->spare[i].p;
       *cap = rec->spare[i].n;
       rec->spare_bytes -= rec->spare[i].n;
       rec->spare[i] = rec->spare[--rec->n_spare];
-      return;
+      return warm;
     }
   rr__populate(*mem, *cap);
+  return true;
 }
 
 /* Takes the node's large buffers out of its chunk before it is cleared

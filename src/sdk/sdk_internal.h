@@ -150,7 +150,7 @@ struct acc {
 /* The thread's time for one stream. */
 struct tl_value { char *name; int type; int64_t value; };
 
-struct rr_spare { void *p; size_t n; };
+struct rr_spare { void *p; size_t n, filled; }; /* filled: bytes written (so faulted in) */
 
 struct rr_recording {
   uint64_t serial;        /* unique per process, keys thread-local state */
