@@ -229,15 +229,28 @@ static uint64_t make_room(struct grpc_sink *g, size_t need) {
 }
 
 /* Queues an item (a whole message, or a block of small ones) by the
- * stream's policy, with `info` the new SetStoreInfo copy if it is one. */
+ * stream's policy, with `info` the new SetStoreInfo copy if it is one. A
+ * block that fits in the room left in the queue's last block (none of it
+ * sent yet: it stays droppable) is appended to it instead, so that a
+ * trickle of small messages queued while the connection is down takes as
+ * much memory as its bytes, not a block each. */
 static void queue_item(struct grpc_sink *g, struct qitem *it, struct qitem *info) {
   pthread_mutex_lock(&g->mu);
   uint64_t dropped = make_room(g, it->len);
-  it->next = NULL;
-  if (g->tail) g->tail->next = it;
-  else g->head = it;
-  g->tail = it;
-  g->q_bytes += it->len;
+  struct qitem *t = g->tail;
+  if (it->batch && t && t->batch && t->off == 0 && t->cap - t->len >= it->len) {
+    memcpy(t->data + t->len, it->data, it->len);
+    t->len += it->len;
+    t->n_msgs += it->n_msgs;
+    g->q_bytes += it->len;
+    item_free(g, it);
+  } else {
+    it->next = NULL;
+    if (t) t->next = it;
+    else g->head = it;
+    g->tail = it;
+    g->q_bytes += it->len;
+  }
   g->idle = false;
   if (info) { rr__free(g->store_info); g->store_info = info; }
   bool wake = g->need_wake || (g->lingering && !little_queued(g));
@@ -307,6 +320,22 @@ static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) 
   return enqueue((struct grpc_sink *)s, m->kind, iov, (int)n, m->len, err);
 }
 
+/* A block's messages not wholly handed to nghttp2 yet (below off), and
+ * where the first of them starts. */
+static uint32_t block_unsent(const struct qitem *it, size_t *start) {
+  size_t pos = 0;
+  uint32_t sent = 0;
+  while (pos + 5 <= it->off) {
+    const uint8_t *h = it->data + pos;
+    size_t flen = 5 + ((size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4]);
+    if (pos + flen > it->off) break;
+    pos += flen;
+    sent++;
+  }
+  *start = pos;
+  return it->n_msgs - sent;
+}
+
 static int64_t mono_ms(void) { return rr__mono_ns() / 1000000; }
 
 static int wait_idle(struct grpc_sink *g, double timeout_sec) {
@@ -360,7 +389,8 @@ static void grpc_close(struct rr_sink *s) {
   while (g->head) {
     struct qitem *it = g->head;
     g->head = it->next;
-    if (it->batch) left += it->n_msgs; /* small messages: chunks, perhaps a blueprint activation */
+    size_t start;
+    if (it->batch) left += block_unsent(it, &start); /* small messages: chunks, perhaps a blueprint activation */
     else if (it->kind == RR_MSG_ARROW) left++;
     rr__free(it);
   }
@@ -662,14 +692,7 @@ static void requeue_for_new_connection(struct grpc_sink *g) {
   pthread_mutex_lock(&g->mu);
   struct qitem *h = g->head;
   if (h && h->batch) {
-    /* a block: from the start of the message nghttp2 had not wholly taken */
-    size_t pos = 0;
-    while (pos + 5 <= h->off) {
-      size_t flen = 5 + ((size_t)h->data[pos + 1] << 24 | (size_t)h->data[pos + 2] << 16 | (size_t)h->data[pos + 3] << 8 | h->data[pos + 4]);
-      if (pos + flen > h->off) break;
-      pos += flen;
-    }
-    h->off = pos;
+    block_unsent(h, &h->off); /* from the start of the message nghttp2 had not wholly taken */
   } else if (h) {
     h->off = 0;
   }

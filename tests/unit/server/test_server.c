@@ -935,6 +935,59 @@ static void test_sink_small_rows_drop_oldest(void **state) {
   close(l);
 }
 
+/* Resident memory of this process now, in bytes. */
+static size_t rss_now(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Small messages written one run at a time while no server listens: each
+ * run's block joins the last queued one, so the queue takes about as much
+ * memory as the messages (not a 256 KiB block for each). */
+static void test_sink_trickle_while_down(void **state) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t sl = sizeof a;
+  getsockname(l, (struct sockaddr *)&a, &sl);
+  close(l); /* nothing listens there now */
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", ntohs(a.sin_port));
+  rr_recording_options ro = {.application_id = "app", .no_start_time = true};
+  rr_recording *rec = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  struct rr_sink *sink = NULL;
+  rr_grpc_options go = {.flush_timeout_sec = 0.1};
+  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
+  static uint8_t pay[300];
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  rr_log_msg m;
+  init_msg(&m, RR_MSG_ARROW, &id, pay, sizeof pay, false);
+  rr_buf pb = RR_BUF_INIT;
+  assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+  struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
+  size_t before = rss_now();
+  enum { N = 2000 }; /* 0.7 MB of messages; 500 MB as a block each */
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
+    sink->end_run(sink);
+  }
+  size_t grown = rss_now() - before;
+  assert_true(grown < (size_t)(32 << 20));
+  sink->close(sink); /* nothing was sent: all counted as dropped */
+  rr_recording_stats st;
+  rr_recording_stats_get(rec, &st);
+  assert_int_equal(st.chunks_dropped, N);
+  rr_buf_free(&pb);
+  rr_recording_free(rec);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_history_order), cmocka_unit_test(test_memory_limit),
@@ -943,7 +996,7 @@ int main(void) {
       cmocka_unit_test(test_server_large_forwarding), cmocka_unit_test(test_sink_path_byte_exact),
       cmocka_unit_test(test_grpcweb_text),
       cmocka_unit_test(test_sink_reconnect_whole_messages), cmocka_unit_test(test_sink_small_rows_go_without_flush),
-      cmocka_unit_test(test_sink_small_rows_drop_oldest),
+      cmocka_unit_test(test_sink_small_rows_drop_oldest), cmocka_unit_test(test_sink_trickle_while_down),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
