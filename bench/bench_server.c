@@ -7,7 +7,8 @@
  *     no compression) through its gRPC sink (HTTP/2) to an in-process server;
  *     a gRPC-Web reader (HTTP/1.1, chunked) receives them. Payload bytes/s,
  *     twice (the first run includes the first touch of the buffers), then
- *     as a lossless stream with 8 MiB queues (1 GiB, as the raw baseline).
+ *     as a lossless stream with 8 MiB queues (1 GiB, as the raw baseline;
+ *     three runs, the best against raw TCP's best of 3).
  *  3. small: one-row chunks (flush_num_rows = 1): messages/s at the reader,
  *     with queues that never fill, then as a lossless stream (writers wait
  *     for room) with 8 MiB queues.
@@ -398,10 +399,19 @@ int main(int argc, char **argv) {
   g_argv = argv;
   setenv("RERUN_ANALYTICS", "off", 1);
   size_t raw_total = (size_t)1 << 30;
-  double c0 = cpu_s();
-  double raw = bench_raw_tcp(raw_total);
-  double raw_cpu = (cpu_s() - c0) / ((double)raw_total / 1073741824.0);
-  printf("raw TCP loopback, 1 MiB writes:          %8.0f MiB/s  (%.2f CPU s/GiB)\n", raw / 1048576, raw_cpu);
+  /* best of 3, as the lossless stream below: on a shared machine one run
+   * of either can be slowed by a neighbour (raw TCP has gone from 3.0 to
+   * 4.4 GiB/s between runs) */
+  double raw = 0, raw_cpu = 0, raw_lo = 0, c0;
+  for (int k = 0; k < 3; k++) {
+    c0 = cpu_s();
+    double x = bench_raw_tcp(raw_total);
+    double xc = (cpu_s() - c0) / ((double)raw_total / 1073741824.0);
+    if (x > raw) { raw = x; raw_cpu = xc; }
+    if (!raw_lo || x < raw_lo) raw_lo = x;
+  }
+  printf("raw TCP loopback, 1 MiB writes:          %8.0f MiB/s  (%.2f CPU s/GiB; best of 3, worst %.0f)\n", raw / 1048576,
+         raw_cpu, raw_lo / 1048576);
   if (phase("large") || phase("relay")) {
     c0 = cpu_s();
     double relay = bench_raw_relay(raw_total);
@@ -429,10 +439,11 @@ int main(int argc, char **argv) {
    * producer waits and the chunk buffers it writes into are recycled warm:
    * 1 GiB, as much as the raw TCP baseline sends (a sustained stream, not
    * its first quarter second). ONLY_LOSSLESS=1: that run alone. */
-  for (int rep = getenv("ONLY_LOSSLESS") ? 2 : 0; rep < 3 && phase("large"); rep++) {
-    const int n_large = rep == 2 ? 1024 : 256;
+  double best_lossless = 0, worst_lossless = 0;
+  for (int rep = getenv("ONLY_LOSSLESS") ? 2 : 0; rep < 5 && phase("large"); rep++) {
+    const int n_large = rep >= 2 ? 1024 : 256;
     uint64_t before = r.msgs, bytes_before = r.bytes;
-    rec = rec_up(port, 1 << 20, 0, 0, rep == 2 ? 8 << 20 : 0);
+    rec = rec_up(port, 1 << 20, 0, 0, rep >= 2 ? 8 << 20 : 0);
     t0 = now_s();
     double cl0 = cpu_s(), nl0 = net_cpu_s();
     for (int i = 0; i < n_large; i++) {
@@ -446,10 +457,17 @@ int main(int argc, char **argv) {
     double large = (double)(r.bytes - bytes_before) / dt;
     rr_recording_stats_get(rec, &st);
     printf("SDK -> server -> reader, 1 MiB chunks%s %8.0f MiB/s  (%llu/%d chunks%s, %llu dropped, %.2f CPU s/GiB, sink I/O + server threads %.2f)  ratio %.2f\n",
-           rep == 2 ? ", lossless:" : rep ? ", again:   " : ":         ", large / 1048576, (unsigned long long)(r.msgs - before), n_large, ok ? "" : " TIMEOUT",
+           rep >= 2 ? ", lossless:" : rep ? ", again:   " : ":         ", large / 1048576, (unsigned long long)(r.msgs - before), n_large, ok ? "" : " TIMEOUT",
            (unsigned long long)st.chunks_dropped, (cpu_s() - cl0) / gib, (net_cpu_s() - nl0) / gib, large / raw);
     rr_recording_free(rec);
+    if (rep >= 2) {
+      if (large > best_lossless) best_lossless = large;
+      if (!worst_lossless || large < worst_lossless) worst_lossless = large;
+    }
   }
+  if (best_lossless > 0)
+    printf("SDK -> server -> reader, 1 MiB lossless, best of 3 against raw best of 3: ratio %.2f (worst against worst %.2f)\n",
+           best_lossless / raw, worst_lossless / raw_lo);
 
   /* 2b. the network path alone */
   if (phase("path")) path_phase(port, &r, vals, 1 << 20, 1024, raw, raw_cpu);
