@@ -2,6 +2,7 @@
  * queue of closed chunks, the batcher thread that encodes them and feeds the
  * sink, flushing, backpressure and fork handling. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <time.h>
 
@@ -282,23 +283,40 @@ static bool refill(void *ud, void **mem, size_t *cap, size_t len) {
 /* Takes the node's large buffers out of its chunk before it is cleared
  * and keeps them as spares (bounded); under mu. Returns the ones that did
  * not fit, to be freed after the chunk is released. */
+/* Under mu: keeps a large buffer as a spare if the bound allows. */
+static bool keep_spare(rr_recording *rec, const struct rr_spare *b) {
+  if (rec->n_spare >= (int)(sizeof rec->spare / sizeof *rec->spare) ||
+      rec->spare_bytes + b->n > (size_t)rec->flush_num_bytes * 4)
+    return false;
+  rec->spare[rec->n_spare++] = *b;
+  rec->spare_bytes += b->n;
+  return true;
+}
+
+/* Takes a large buffer out of the chunk's arrays (the chunk no longer
+ * frees it); false if none of them has it. */
+static bool take_big(struct rr_chunk_node *n, const void *p) {
+  for (size_t j = 0; j < n->chunk.n_components; j++)
+    if (rr_arrow_array_take_buffer(&n->chunk.components[j].list, p)) return true;
+  return false;
+}
+
 static int harvest(rr_recording *rec, struct rr_chunk_node *n, struct rr_spare *excess) {
   int ne = 0;
-  size_t limit = (size_t)rec->flush_num_bytes * 4;
-  for (int k = 0; k < n->n_big; k++) {
-    void *p = NULL;
-    for (size_t j = 0; j < n->chunk.n_components && !p; j++)
-      p = rr_arrow_array_take_buffer(&n->chunk.components[j].list, n->big[k].p);
-    if (!p) continue;
-    if (rec->n_spare < (int)(sizeof rec->spare / sizeof *rec->spare) && rec->spare_bytes + n->big[k].n <= limit) {
-      rec->spare[rec->n_spare++] = n->big[k];
-      rec->spare_bytes += n->big[k].n;
-    } else {
-      excess[ne++] = n->big[k];
-    }
-  }
+  for (int k = 0; k < n->n_big; k++)
+    if (take_big(n, n->big[k].p) && !keep_spare(rec, &n->big[k])) excess[ne++] = n->big[k];
   n->n_big = 0;
   return ne;
+}
+
+void rr__recording_recycle(rr_recording *rec, const struct rr_spare *bufs, int n) {
+  struct rr_spare excess[RR_ADOPT_MAX_BUFS];
+  int ne = 0;
+  pthread_mutex_lock(&rec->mu);
+  for (int i = 0; i < n; i++)
+    if (!keep_spare(rec, &bufs[i])) excess[ne++] = bufs[i];
+  pthread_mutex_unlock(&rec->mu);
+  for (int i = 0; i < ne; i++) rr__free(excess[i].p);
 }
 
 static void node_free(struct rr_chunk_node *n) {
@@ -666,6 +684,60 @@ static int deliver(rr_recording *rec, struct rr_msg *m, size_t *bad) {
   return rc;
 }
 
+/* Messages from this size on are handed to a sink that can keep them
+ * (smaller ones are gathered and copied together). */
+#define RR__ADOPT_MIN ((size_t)64 << 10)
+
+/* Hands a large m to a sink that can keep it (rr_sink.adopt), with the
+ * chunk's large buffers its parts point into, instead of the sink copying
+ * it: when every part lies in m's own bytes (an LZ4 message) or in one of
+ * those buffers. Returns false, having done nothing, otherwise. */
+static bool deliver_adopted(rr_recording *rec, struct rr_chunk_node *n, struct rr_msg *m) {
+  _Static_assert(sizeof n->big / sizeof *n->big <= RR_ADOPT_MAX_BUFS, "adopt takes every big buffer");
+  if (!rec->sink || !rec->sink->adopt || m->len < RR__ADOPT_MIN || !m->n_parts || m->n_chk || !m->pb_len)
+    return false;
+  bool used[sizeof n->big / sizeof *n->big] = {0};
+  uintptr_t pb = (uintptr_t)m->pb;
+  for (size_t i = 0; i < m->n_parts; i++) {
+    uintptr_t p = (uintptr_t)m->parts[i].iov_base;
+    size_t len = m->parts[i].iov_len;
+    if (!len || (p >= pb && p - pb <= m->pb_len && len <= m->pb_len - (p - pb))) continue;
+    int k = 0;
+    while (k < n->n_big && !(p >= (uintptr_t)n->big[k].p && p - (uintptr_t)n->big[k].p <= n->big[k].n &&
+                             len <= n->big[k].n - (p - (uintptr_t)n->big[k].p)))
+      k++;
+    if (k == n->n_big) return false; /* a part in some other buffer of the chunk */
+    used[k] = true;
+  }
+  struct rr_spare bufs[RR_ADOPT_MAX_BUFS];
+  int nb = 0, kept = 0;
+  bool all = true;
+  for (int k = 0; k < n->n_big; k++) {
+    if (used[k] && take_big(n, n->big[k].p)) bufs[nb++] = n->big[k];
+    else if (used[k]) all = false;
+    else n->big[kept++] = n->big[k]; /* still the chunk's, for harvest */
+  }
+  n->n_big = kept;
+  if (!all) {
+    /* not the chunk's after all (cannot happen): copied as usual */
+    deliver(rec, m, NULL);
+    rr__recording_recycle(rec, bufs, nb);
+    return true;
+  }
+  size_t len = m->len;
+  rr_error e = {0};
+  atomic_fetch_add_explicit(&rec->msgs_adopted, 1, memory_order_relaxed);
+  int rc = rec->sink->adopt(rec->sink, m, bufs, nb, &e); /* m and bufs are the sink's now */
+  if (rc < 0) {
+    rec->stats.write_errors++;
+    if (rec->stats.write_errors == 1 || (rec->stats.write_errors & (rec->stats.write_errors - 1)) == 0)
+      rr__log(RR_LOG_ERROR, "%s sink: %s", rec->sink->name, e.msg[0] ? e.msg : rr_strerror(rc));
+  } else {
+    rec->stats.bytes_written += len;
+  }
+  return true;
+}
+
 /* The end of a run of deliveries (see rr_sink.end_run). */
 static void end_run(rr_recording *rec) {
   if (rec->sink && rec->sink->end_run) rec->sink->end_run(rec->sink);
@@ -824,7 +896,7 @@ static struct rr_chunk_node *write_chunks(rr_recording *rec, struct rr_chunk_nod
     int rc = rr__chunk_sort_by_row_id(&n->chunk);
     if (rc == RR_OK) rc = rr__encode_chunk(rec, &n->chunk, &m, &e);
     if (rc == RR_OK) {
-      deliver(rec, m, NULL);
+      if (!deliver_adopted(rec, n, m)) deliver(rec, m, NULL);
       rec->stats.chunks_written++;
     } else {
       rec->stats.write_errors++;
@@ -1036,9 +1108,9 @@ void rr__recording_release(rr_recording *rec) {
     rec->buf_head = m->next;
     rr__msg_free(m);
   }
+  if (rec->sink) rec->sink->close(rec->sink); /* may give buffers back to the spares */
   for (int i = 0; i < rec->n_spare; i++) rr__free(rec->spare[i].p);
   rr__schema_cache_free(&rec->schemas);
-  if (rec->sink) rec->sink->close(rec->sink);
   pthread_mutex_destroy(&rec->mu);
   pthread_mutex_destroy(&rec->sink_mu);
   pthread_cond_destroy(&rec->cv_work);

@@ -46,6 +46,7 @@ struct rr_msg {
   size_t n_parts;
   struct iovec *parts;
   const struct rr_msg_check *chk; /* borrowed: valid during sink->write */
+  size_t pb_len; /* bytes of pb the parts may point into (0: unknown) */
   size_t n_chk;
 };
 void rr__msg_free(struct rr_msg *m);
@@ -81,6 +82,13 @@ static inline const struct iovec *rr__msg_iov(const struct rr_msg *m, struct iov
   return one;
 }
 
+struct rr_spare { void *p; size_t n, filled; }; /* filled: bytes written (so faulted in) */
+#define RR_ADOPT_MAX_BUFS 4
+/* Takes large buffers back (from a sink that kept a message, see
+ * rr_sink.adopt): kept for reuse within the recording's bound, else freed.
+ * Under no lock of the recording. */
+void rr__recording_recycle(rr_recording *rec, const struct rr_spare *bufs, int n);
+
 /* A sink receives whole messages, in order, on the batcher thread only. */
 struct rr_sink {
   const char *name;
@@ -102,6 +110,11 @@ struct rr_sink {
    * gathers small messages before it sends them (gRPC) lets them go now;
    * they would otherwise wait for the next write, flush or close. */
   void (*end_run)(struct rr_sink *s);
+  /* Optional: write() without a copy. The sink takes m and bufs (the
+   * recording's buffers m's parts point into, at most RR_ADOPT_MAX_BUFS),
+   * whatever it returns, and gives the buffers back with
+   * rr__recording_recycle once m is sent or dropped. */
+  int (*adopt)(struct rr_sink *s, struct rr_msg *m, const struct rr_spare *bufs, int n_bufs, rr_error *err);
   /* atfork: set in parent and child while the sink exists, as its file
    * descriptor is then shared with another process */
   _Atomic bool shared;
@@ -150,7 +163,6 @@ struct acc {
 /* The thread's time for one stream. */
 struct tl_value { char *name; int type; int64_t value; };
 
-struct rr_spare { void *p; size_t n, filled; }; /* filled: bytes written (so faulted in) */
 
 struct rr_recording {
   uint64_t serial;        /* unique per process, keys thread-local state */
@@ -160,6 +172,8 @@ struct rr_recording {
   bool flush_tick_explicit; /* from the options or RERUN_FLUSH_TICK_SECS */
   int64_t max_rows_if_unsorted; /* RERUN_CHUNK_MAX_ROWS_IF_UNSORTED, Rerun's 8192 */
   rr_backpressure policy;
+
+  _Atomic uint64_t msgs_adopted; /* handed to a sink without a copy (rr_sink.adopt), for tests */
 
   pthread_mutex_t mu;
   pthread_mutex_t sink_mu;  /* held by whoever uses `sink` (the batcher thread, set_sink) */

@@ -6,7 +6,10 @@
  * messages are first gathered in a block of the batcher's own (`stage`,
  * no lock taken per message) that joins the queue whole: when full, before
  * any other message, at the end of each run of the batcher (end_run), and
- * on flush and close. The I/O
+ * on flush and close. A large chunk's message is not copied: the sink
+ * keeps it as the batcher made it (adopt), with the chunk's value buffers
+ * it points into, and gives those back to the recording once it is sent
+ * or dropped (ext, reap). The I/O
  * thread connects (re-connects with back-off 100 ms .. 2 s), feeds the queue
  * to nghttp2 as the DATA of the request, and writes with non-blocking
  * send(); what the socket does not take waits in `pend` (at most about
@@ -14,6 +17,7 @@
  * nghttp2 has taken its last byte; after a lost connection a message that
  * was half sent is sent again whole, preceded by the last SetStoreInfo. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -46,14 +50,27 @@
 #define LINGER_BYTES (64u << 10)
 #define ITEM_SPARE_MIN (64u << 10)
 
+/* A message kept as the batcher made it (rr_sink.adopt): its parts, and the
+ * recording's buffers they point into, given back once it is sent. */
+struct qext {
+  struct rr_msg *m;
+  struct rr_spare bufs[RR_ADOPT_MAX_BUFS];
+  int n_bufs;
+  int n_iov;
+  struct iovec iov[]; /* the gRPC prefix (in the item's data), then m's parts */
+};
+
 /* A queued run of framed messages: one message, or (batch) a block that
- * small messages are appended to while it is the queue's tail. */
+ * small messages are appended to while it is the queue's tail. With ext,
+ * the message's bytes are ext->iov (data holds only the prefix). */
 struct qitem {
   struct qitem *next;
   int kind;             /* of its (first) message */
   bool batch;
   uint32_t n_msgs;
   size_t len, off, cap; /* bytes queued, handed to nghttp2, allocated for data */
+  struct qext *ext;
+  struct qitem *dead_next; /* on the list of kept messages to give back */
   uint8_t data[];
 };
 
@@ -85,6 +102,10 @@ struct grpc_sink {
   int turn_frames;            /* DATA frames taken this turn of the I/O thread */
   uint64_t progress;          /* bytes taken off the queue */
   uint64_t dropped;
+  /* kept messages (ext) dropped or sent under mu: given back outside it
+   * (reap), as that takes the recording's lock */
+  struct qitem *dead;
+  _Atomic bool has_dead;
   int wake[2];
   pthread_t thread;
   rr_server *server;          /* owned (serve_web) */
@@ -105,8 +126,7 @@ struct grpc_sink {
   /* the part of such a frame the socket did not take: sent from the item
    * after pend (never copied); pv_item is freed once sent if pv_free */
   struct qitem *pv_item;
-  const uint8_t *pv_p;
-  size_t pv_n;
+  size_t pv_off, pv_n;
   bool pv_free;
   int conn_no;
 };
@@ -136,10 +156,82 @@ static void wake_io(struct grpc_sink *g) {
 
 /* ---- batcher side ------------------------------------------------------------------- */
 
-/* Under mu: keeps a large item for reuse, else frees it. */
+/* Gives a kept message's buffers back to the recording and frees it. Under
+ * no lock (the recording's is taken). */
+static void ext_release(struct grpc_sink *g, struct qitem *it) {
+  struct qext *x = it->ext;
+  rr__recording_recycle(g->rec, x->bufs, x->n_bufs);
+  rr__msg_free(x->m);
+  rr__free(x);
+  rr__free(it);
+}
+
+/* Under mu: keeps a large item for reuse, else frees it (a kept message:
+ * later, by reap). */
 static void item_free(struct grpc_sink *g, struct qitem *it) {
-  if (it->cap >= ITEM_SPARE_MIN && g->n_spare < ITEM_SPARES) g->spare[g->n_spare++] = it;
+  if (it->ext) {
+    it->dead_next = g->dead;
+    g->dead = it;
+    atomic_store_explicit(&g->has_dead, true, memory_order_relaxed);
+  } else if (it->cap >= ITEM_SPARE_MIN && g->n_spare < ITEM_SPARES) {
+    g->spare[g->n_spare++] = it;
+  } else {
+    rr__free(it);
+  }
+}
+
+/* Under no lock: an item no longer queued, freed whatever it is. */
+static void item_destroy(struct grpc_sink *g, struct qitem *it) {
+  if (it->ext) ext_release(g, it);
   else rr__free(it);
+}
+
+/* Under no lock: gives back the kept messages that were dropped or sent. */
+static void reap(struct grpc_sink *g) {
+  if (!atomic_load_explicit(&g->has_dead, memory_order_relaxed)) return; /* a late one: next time */
+  pthread_mutex_lock(&g->mu);
+  struct qitem *d = g->dead;
+  g->dead = NULL;
+  atomic_store_explicit(&g->has_dead, false, memory_order_relaxed);
+  pthread_mutex_unlock(&g->mu);
+  while (d) {
+    struct qitem *next = d->dead_next;
+    ext_release(g, d);
+    d = next;
+  }
+}
+
+/* Up to max iovecs for bytes [off, off + n) of an item; returns how many. */
+static int item_iov(const struct qitem *it, size_t off, size_t n, struct iovec *out, int max) {
+  if (!it->ext) {
+    out[0] = (struct iovec){(void *)(it->data + off), n};
+    return 1;
+  }
+  int k = 0;
+  for (int i = 0; i < it->ext->n_iov && n && k < max; i++) {
+    const struct iovec *v = &it->ext->iov[i];
+    if (off >= v->iov_len) { off -= v->iov_len; continue; }
+    size_t take = v->iov_len - off < n ? v->iov_len - off : n;
+    out[k++] = (struct iovec){(uint8_t *)v->iov_base + off, take};
+    n -= take;
+    off = 0;
+  }
+  return k;
+}
+
+/* Copies bytes [off, off + n) of an item to dst. */
+static void item_copy(const struct qitem *it, size_t off, uint8_t *dst, size_t n) {
+  struct iovec v[16];
+  while (n) {
+    int k = item_iov(it, off, n, v, 16);
+    if (!k) break; /* past the item's end: cannot happen */
+    for (int i = 0; i < k; i++) {
+      memcpy(dst, v[i].iov_base, v[i].iov_len);
+      dst += v[i].iov_len;
+      off += v[i].iov_len;
+      n -= v[i].iov_len;
+    }
+  }
 }
 
 /* Under mu: whether fewer than LINGER_BYTES wait to be handed to nghttp2. */
@@ -178,6 +270,7 @@ static struct qitem *item_alloc(struct grpc_sink *g, size_t need) {
   it->len = it->off = 0;
   it->n_msgs = 0;
   it->batch = false;
+  it->ext = NULL;
   return it;
 }
 
@@ -308,16 +401,58 @@ static int enqueue(struct grpc_sink *g, int kind, const struct iovec *seg, int n
   return RR_OK;
 }
 
-static void grpc_end_run(struct rr_sink *s) { stage_publish((struct grpc_sink *)s); }
+static void grpc_end_run(struct rr_sink *s) {
+  stage_publish((struct grpc_sink *)s);
+  reap((struct grpc_sink *)s);
+}
 
 static int grpc_write(struct rr_sink *s, const struct rr_msg *m, rr_error *err) {
   /* the one place that reads the message's bytes: copied into the queue
    * here, so borrowed parts need not outlive the call */
+  struct grpc_sink *g = (struct grpc_sink *)s;
   struct iovec one;
   size_t n;
   const struct iovec *iov = rr__msg_iov(m, &one, &n);
   if (n > INT_MAX) return rr__err(err, RR_EINVAL, "gRPC sink: a message in too many parts");
-  return enqueue((struct grpc_sink *)s, m->kind, iov, (int)n, m->len, err);
+  int rc = enqueue(g, m->kind, iov, (int)n, m->len, err);
+  reap(g);
+  return rc;
+}
+
+/* Queues m as it is, without a copy: the sink owns m and bufs (the
+ * recording's buffers its parts point into) from now on, and gives the
+ * buffers back once m is sent or dropped. */
+static int grpc_adopt(struct rr_sink *s, struct rr_msg *m, const struct rr_spare *bufs, int n_bufs, rr_error *err) {
+  struct grpc_sink *g = (struct grpc_sink *)s;
+  struct iovec one;
+  size_t n;
+  const struct iovec *iov = rr__msg_iov(m, &one, &n);
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, m->kind, m->len);
+  struct qitem *it = NULL;
+  struct qext *x = NULL;
+  if (pl > 0 && n <= INT_MAX - 1 && n_bufs <= RR_ADOPT_MAX_BUFS && (it = rr__malloc(sizeof *it + (size_t)pl)))
+    x = rr__malloc(sizeof *x + (n + 1) * sizeof *x->iov);
+  if (!x) {
+    /* as write() would have it: a copy (or its error) */
+    rr__free(it);
+    int rc = grpc_write(s, m, err);
+    rr__recording_recycle(g->rec, bufs, n_bufs);
+    rr__msg_free(m);
+    return rc;
+  }
+  memcpy(it->data, prefix, (size_t)pl);
+  x->iov[0] = (struct iovec){it->data, (size_t)pl};
+  memcpy(x->iov + 1, iov, n * sizeof *iov);
+  x->n_iov = (int)n + 1;
+  x->m = m;
+  memcpy(x->bufs, bufs, (size_t)n_bufs * sizeof *bufs);
+  x->n_bufs = n_bufs;
+  *it = (struct qitem){.kind = m->kind, .n_msgs = 1, .len = (size_t)pl + m->len, .cap = (size_t)pl, .ext = x};
+  stage_publish(g); /* in order */
+  queue_item(g, it, NULL);
+  reap(g);
+  return RR_OK;
 }
 
 /* A block's messages not wholly handed to nghttp2 yet (below off), and
@@ -392,14 +527,15 @@ static void grpc_close(struct rr_sink *s) {
     size_t start;
     if (it->batch) left += block_unsent(it, &start); /* small messages: chunks, perhaps a blueprint activation */
     else if (it->kind == RR_MSG_ARROW) left++;
-    rr__free(it);
+    item_destroy(g, it);
   }
+  reap(g);
   if (left) {
     sink_log_drop(g, left, "closed before the server got them");
     count_dropped(g, left);
   }
   rr__free(g->store_info);
-  for (int i = 0; i < g->n_spare; i++) rr__free(g->spare[i]);
+  for (int i = 0; i < g->n_spare; i++) item_destroy(g, g->spare[i]);
   close(g->wake[0]);
   close(g->wake[1]);
   pthread_mutex_destroy(&g->mu);
@@ -456,7 +592,7 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf, 
     size_t k = it->len - it->off;
     if (k >= NO_COPY_MIN) break; /* goes out in frames of its own, next time */
     if (k > length - o) k = length - o;
-    memcpy(buf + o, it->data + it->off, k);
+    item_copy(it, it->off, buf + o, k);
     it->off += k;
     o += k;
     if (it->off == it->len) {
@@ -538,6 +674,7 @@ static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t len
 
 /* Under no lock: gives a sent item back (kept for reuse or freed). */
 static void item_release(struct grpc_sink *g, struct qitem *it) {
+  if (it->ext) { ext_release(g, it); return; }
   pthread_mutex_lock(&g->mu);
   item_free(g, it);
   pthread_mutex_unlock(&g->mu);
@@ -548,8 +685,9 @@ static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const ui
   struct grpc_sink *g = ud;
   if (!g->nc_item || length != g->nc_len) return NGHTTP2_ERR_CALLBACK_FAILURE;
   if (g->pv_n) return NGHTTP2_ERR_WOULDBLOCK; /* one view at a time; called again later */
-  struct iovec v[2] = {{(void *)framehd, 9}, {g->nc_item->data + g->nc_off, length}};
-  ssize_t done = out_try(g, v, 2);
+  struct iovec v[64] = {{(void *)framehd, 9}};
+  int nv = 1 + item_iov(g->nc_item, g->nc_off, length, v + 1, 63);
+  ssize_t done = out_try(g, v, nv);
   if (done < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
   size_t d = (size_t)done;
   if (pend_add(g, v, 1, d) < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -557,7 +695,7 @@ static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const ui
   if (d < length) {
     /* the rest waits as a view of the item: no copy */
     g->pv_item = g->nc_item;
-    g->pv_p = g->nc_item->data + g->nc_off + d;
+    g->pv_off = g->nc_off + d;
     g->pv_n = length - d;
     g->pv_free = g->nc_last;
   } else if (g->nc_last) {
@@ -657,13 +795,15 @@ static int pump_out(struct grpc_sink *g) {
   if (g->pend.len == g->pend_off) { rr_buf_reset(&g->pend); g->pend_off = 0; }
   if (g->pend.len - g->pend_off >= PEND_MAX) return 0;
   while (g->pend.len == g->pend_off && g->pv_n) {
-    ssize_t w = send(g->fd, g->pv_p, g->pv_n, MSG_NOSIGNAL);
+    struct iovec v[64];
+    struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)item_iov(g->pv_item, g->pv_off, g->pv_n, v, 64)};
+    ssize_t w = sendmsg(g->fd, &mh, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       return -1;
     }
-    g->pv_p += w;
+    g->pv_off += (size_t)w;
     g->pv_n -= (size_t)w;
     if (!g->pv_n) {
       if (g->pv_free) item_release(g, g->pv_item);
@@ -677,9 +817,9 @@ static int pump_out(struct grpc_sink *g) {
 static void conn_reset(struct grpc_sink *g) {
   if (g->h2) { nghttp2_session_del(g->h2); g->h2 = NULL; }
   if (g->fd >= 0) { close(g->fd); g->fd = -1; }
-  if (g->nc_item && g->nc_last) rr__free(g->nc_item); /* nghttp2 had taken it all (as a copy would have been) */
+  if (g->nc_item && g->nc_last) item_destroy(g, g->nc_item); /* nghttp2 had taken it all (as a copy would have been) */
   g->nc_item = NULL;
-  if (g->pv_item && g->pv_free) rr__free(g->pv_item);
+  if (g->pv_item && g->pv_free) item_destroy(g, g->pv_item);
   g->pv_item = NULL;
   g->pv_n = 0;
   rr_buf_reset(&g->pend);
@@ -771,6 +911,7 @@ static void *io_main(void *arg) {
       pthread_mutex_unlock(&g->mu);
       if (stop && !stop_deadline) stop_deadline = mono_ms() + 2000;
       if (pump_out(g) < 0) { why = "write failed"; break; }
+      reap(g);
       pthread_mutex_lock(&g->mu);
       bool idle = !g->head && g->pend.len == g->pend_off && !g->pv_n && !nghttp2_session_want_write(g->h2);
       if (idle != g->idle) { g->idle = idle; pthread_cond_broadcast(&g->cv); }
@@ -829,7 +970,7 @@ int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, 
   struct grpc_sink *g = rr__calloc(1, sizeof *g);
   if (!g) return rr__err(err, RR_ENOMEM, "out of memory");
   g->base = (struct rr_sink){.name = "grpc", .write = grpc_write, .flush = grpc_flush, .close = grpc_close,
-                             .end_run = grpc_end_run,
+                             .end_run = grpc_end_run, .adopt = grpc_adopt,
                              .default_flush_tick_ns = 8000000 /* live streams: Rerun's LOW_LATENCY */};
   g->rec = rec;
   g->url = u;

@@ -171,6 +171,7 @@ int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg 
     if (rc == RR_OK) {
       size_t tail = z.len - at - head;
       m->pb = z.data;
+      m->pb_len = z.len;
       z = (rr_buf)RR_BUF_INIT;
       m->parts = rr__calloc(3, sizeof *m->parts);
       if (!m->parts) rc = RR_ENOMEM;
@@ -189,6 +190,7 @@ int rr__encode_chunk(rr_recording *rec, const struct rr_chunk *c, struct rr_msg 
     if (rc == RR_OK) {
       size_t tail = ipc.len - at - head;
       m->pb = ipc.data;
+      m->pb_len = ipc.len;
       rc = set_parts(m, &segs, at, head, tail);
       ipc = (rr_buf)RR_BUF_INIT; /* now m->pb, freed with m */
     }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -935,6 +936,137 @@ static void test_sink_small_rows_drop_oldest(void **state) {
   close(l);
 }
 
+/* Logs `n` Scalars rows of N doubles (2.4 MB: over the recycled-buffer
+ * size, so the values go to the gRPC sink without a copy, and over the
+ * HTTP/2 frame size, so each goes out in several frames), row b
+ * holding b * 1e6 + i. */
+enum { ADOPT_N = 300000 };
+static void log_big_rows(rr_recording *rec, int from, int n) {
+  static double v[ADOPT_N];
+  rr_error err = {0};
+  for (int b = from; b < from + n; b++) {
+    for (int i = 0; i < ADOPT_N; i++) v[i] = b * 1e6 + i;
+    rr_set_time_sequence(rec, "b", b);
+    rr_scalars sc = {.scalars = v, .num_scalars = ADOPT_N};
+    assert_int_equal(rr_log(rec, "big", RR_ARCHETYPE_SCALARS, &sc, &err), RR_OK);
+  }
+}
+
+/* Whether the bytes hold row b's values whole (sampled). */
+static bool has_big_row(const rr_buf *r, int b) {
+  double first[4] = {b * 1e6, b * 1e6 + 1, b * 1e6 + 2, b * 1e6 + 3};
+  const uint8_t *at = r->len ? memmem(r->data, r->len, first, sizeof first) : NULL;
+  if (!at || r->len - (size_t)(at - r->data) < sizeof(double) * ADOPT_N) return false;
+  for (int i = 0; i < ADOPT_N; i += 991) {
+    double x;
+    memcpy(&x, at + (size_t)i * sizeof x, sizeof x);
+    if (x != b * 1e6 + i) return false;
+  }
+  return true;
+}
+
+/* Chunks the gRPC sink keeps as the batcher made them (no copy: it owns the
+ * chunk's value buffers until they are sent, then gives them back): they
+ * arrive whole across a server restart mid-stream (half-sent ones are sent
+ * again from their parts), and dropped or unsent ones give their buffers
+ * back (ASan: no leak, no use after free). */
+static void test_sink_adopted_chunks(void **state) {
+  rr_server *a = loopback_server(NULL, 0);
+  int port = rr_server_port(a);
+  char url[64];
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
+  rr_recording_options ro = {.application_id = "app", .recording_id = "adopt", .no_start_time = true,
+                             .no_compression = true, .flush_num_bytes = 1, .max_bytes_in_flight = 64 << 20};
+  rr_recording *rec = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  rr_grpc_options go = {.flush_timeout_sec = 10};
+  assert_int_equal(rr_recording_connect_grpc_opts(rec, url, &go, &err), RR_OK);
+  log_big_rows(rec, 0, 10);
+  rr_server_free(a); /* mid-stream: some sent, one perhaps half sent, some queued */
+  a = loopback_server(NULL, port);
+  log_big_rows(rec, 10, 10);
+  assert_int_equal(rr_recording_flush(rec, true, 10000), RR_OK);
+  assert_true(atomic_load(&rec->msgs_adopted) >= 20);
+  const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\n"
+                     "Host: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
+  int fd = tcp_connect(port);
+  assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+  /* the history, de-chunked (a large message may span HTTP chunks) */
+  struct dechunk d = {0};
+  rr_buf head = RR_BUF_INIT;
+  static uint8_t tmp[1 << 20];
+  bool in_body = false;
+  int64_t end = rr__mono_ns() + (int64_t)30e9;
+  while (!has_big_row(&d.grpc, 19) && rr__mono_ns() < end) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, 100) <= 0) continue;
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0) break;
+    if (in_body) { dechunk_feed(&d, tmp, (size_t)n); continue; }
+    rr_buf_append(&head, tmp, (size_t)n);
+    uint8_t *e = memmem(head.data, head.len, "\r\n\r\n", 4);
+    if (!e) continue;
+    in_body = true;
+    dechunk_feed(&d, e + 4, head.len - (size_t)(e + 4 - head.data));
+  }
+  for (int b = 10; b < 20; b++) assert_true(has_big_row(&d.grpc, b)); /* all logged after the restart, whole */
+  rr_buf_free(&d.grpc);
+  rr_buf_free(&head);
+  close(fd);
+  rr_server_stats st;
+  stats(a, &st);
+  assert_int_equal(st.clients_dropped, 0); /* nothing malformed: no message cut */
+  rr_recording_free(rec);
+  rr_server_free(a);
+
+  /* LZ4: the message owns all its bytes, kept as it is too; the server's
+   * store decodes every chunk (decompression, Arrow IPC) */
+  rr_store_hub *hub = NULL;
+  assert_int_equal(rr_store_hub_new(&hub, NULL), RR_OK);
+  a = loopback_server(hub, 0);
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", rr_server_port(a));
+  ro.no_compression = false;
+  ro.recording_id = "adopt_lz4";
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  assert_int_equal(rr_recording_connect_grpc_opts(rec, url, &go, &err), RR_OK);
+  log_big_rows(rec, 0, 8);
+  assert_int_equal(rr_recording_flush(rec, true, 10000), RR_OK);
+  assert_true(atomic_load(&rec->msgs_adopted) >= 8);
+  rr_recording_free(rec);
+  wait_for(a, 9);
+  stats(a, &st);
+  assert_int_equal(st.clients_dropped, 0);
+  rr_server_free(a);
+  rr_store *store = rr_store_hub_find(hub, RR_STORE_RECORDING, "app", "adopt_lz4");
+  assert_non_null(store);
+  assert_int_equal(rr_store_chunk_count(store), 8);
+  rr_store_hub_free(hub);
+
+  /* a server that never reads, DROP_OLDEST: kept chunks are dropped (their
+   * buffers given back), and the rest is given back at close */
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(l, 1), 0);
+  socklen_t sl = sizeof sa;
+  getsockname(l, (struct sockaddr *)&sa, &sl);
+  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", ntohs(sa.sin_port));
+  ro.max_bytes_in_flight = 2 << 20;
+  ro.backpressure = RR_BACKPRESSURE_DROP_OLDEST;
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  go.flush_timeout_sec = 0.2;
+  assert_int_equal(rr_recording_connect_grpc_opts(rec, url, &go, &err), RR_OK);
+  log_big_rows(rec, 0, 20); /* 48 MB */
+  rr_recording_flush(rec, true, 5000); /* times out: the server never reads */
+  rr_recording_stats rs;
+  rr_recording_stats_get(rec, &rs);
+  assert_true(rs.chunks_dropped > 0);
+  assert_true(atomic_load(&rec->msgs_adopted) > 0);
+  rr_recording_free(rec);
+  close(l);
+}
+
 /* Resident memory of this process now, in bytes. */
 static size_t rss_now(void) {
   FILE *f = fopen("/proc/self/statm", "r");
@@ -997,6 +1129,7 @@ int main(void) {
       cmocka_unit_test(test_grpcweb_text),
       cmocka_unit_test(test_sink_reconnect_whole_messages), cmocka_unit_test(test_sink_small_rows_go_without_flush),
       cmocka_unit_test(test_sink_small_rows_drop_oldest), cmocka_unit_test(test_sink_trickle_while_down),
+      cmocka_unit_test(test_sink_adopted_chunks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
