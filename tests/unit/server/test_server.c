@@ -892,18 +892,36 @@ static void test_sink_small_rows_go_without_flush(void **state) {
   rr_server_free(s);
 }
 
-/* A server that takes the connection and never reads: with DROP_OLDEST
- * and a small bound, the sink takes every small message at once and drops
- * the oldest, counted, as its queue fills (gathered blocks included). */
-static void test_sink_small_rows_drop_oldest(void **state) {
+/* A loopback port where a socket listens but never accepts or reads (a
+ * stalled server); url gets its proxy URL. Returns the socket. */
+static int silent_listener(char url[64]) {
   int l = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
   assert_int_equal(listen(l, 1), 0);
   socklen_t sl = sizeof a;
   getsockname(l, (struct sockaddr *)&a, &sl);
+  snprintf(url, 64, "rerun+http://127.0.0.1:%d/proxy", ntohs(a.sin_port));
+  return l;
+}
+
+/* An encoded ArrowMsg LogMsg of n payload bytes, as the sink's write takes it. */
+static struct rr_msg arrow_msg_of(rr_buf *pb, size_t n) {
+  static uint8_t pay[4096];
+  assert_true(n <= sizeof pay);
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  rr_log_msg m;
+  init_msg(&m, RR_MSG_ARROW, &id, pay, n, false);
+  assert_int_equal(rr_log_msg_encode(pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+  return (struct rr_msg){.kind = RR_MSG_ARROW, .len = pb->len, .pb = pb->data};
+}
+
+/* A server that takes the connection and never reads: with DROP_OLDEST
+ * and a small bound, the sink takes every small message at once and drops
+ * the oldest, counted, as its queue fills (gathered blocks included). */
+static void test_sink_small_rows_drop_oldest(void **state) {
   char url[64];
-  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", ntohs(a.sin_port));
+  int l = silent_listener(url);
   rr_recording_options ro = {.application_id = "app", .no_start_time = true,
                              .max_bytes_in_flight = 64 << 10, .backpressure = RR_BACKPRESSURE_DROP_OLDEST};
   rr_recording *rec = NULL;
@@ -912,13 +930,8 @@ static void test_sink_small_rows_drop_oldest(void **state) {
   struct rr_sink *sink = NULL;
   rr_grpc_options go = {.flush_timeout_sec = 0.2};
   assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
-  static uint8_t pay[3000];
-  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
-  rr_log_msg m;
-  init_msg(&m, RR_MSG_ARROW, &id, pay, sizeof pay, false);
   rr_buf pb = RR_BUF_INIT;
-  assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
-  struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
+  struct rr_msg msg = arrow_msg_of(&pb, 3000);
   enum { N = 4000 }; /* 12 MB: more than the socket buffers and the window take */
   for (int i = 0; i < N; i++) {
     assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
@@ -1045,13 +1058,7 @@ static void test_sink_adopted_chunks(void **state) {
 
   /* a server that never reads, DROP_OLDEST: kept chunks are dropped (their
    * buffers given back), and the rest is given back at close */
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
-  assert_int_equal(listen(l, 1), 0);
-  socklen_t sl = sizeof sa;
-  getsockname(l, (struct sockaddr *)&sa, &sl);
-  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", ntohs(sa.sin_port));
+  int l = silent_listener(url);
   ro.max_bytes_in_flight = 2 << 20;
   ro.backpressure = RR_BACKPRESSURE_DROP_OLDEST;
   assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
@@ -1082,14 +1089,8 @@ static size_t rss_now(void) {
  * run's block joins the last queued one, so the queue takes about as much
  * memory as the messages (not a 256 KiB block for each). */
 static void test_sink_trickle_while_down(void **state) {
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t sl = sizeof a;
-  getsockname(l, (struct sockaddr *)&a, &sl);
-  close(l); /* nothing listens there now */
   char url[64];
-  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", ntohs(a.sin_port));
+  close(silent_listener(url)); /* nothing listens there now */
   rr_recording_options ro = {.application_id = "app", .no_start_time = true};
   rr_recording *rec = NULL;
   rr_error err = {0};
@@ -1097,13 +1098,8 @@ static void test_sink_trickle_while_down(void **state) {
   struct rr_sink *sink = NULL;
   rr_grpc_options go = {.flush_timeout_sec = 0.1};
   assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
-  static uint8_t pay[300];
-  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
-  rr_log_msg m;
-  init_msg(&m, RR_MSG_ARROW, &id, pay, sizeof pay, false);
   rr_buf pb = RR_BUF_INIT;
-  assert_int_equal(rr_log_msg_encode(&pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
-  struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
+  struct rr_msg msg = arrow_msg_of(&pb, 300);
   size_t before = rss_now();
   enum { N = 2000 }; /* 0.7 MB of messages; 500 MB as a block each */
   for (int i = 0; i < N; i++) {
