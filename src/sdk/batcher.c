@@ -644,6 +644,18 @@ int rr__acc_row_begin(rr_recording *rec, struct acc *a, const struct tl_value *t
 
 /* ---- the batcher thread ------------------------------------------------------ */
 
+/* Counts a sink write's outcome; errors are logged (the first, then at
+ * powers of two). */
+static void count_write(rr_recording *rec, int rc, size_t len, const rr_error *e) {
+  if (rc >= 0) {
+    rec->stats.bytes_written += len;
+    return;
+  }
+  rec->stats.write_errors++;
+  if (rec->stats.write_errors == 1 || (rec->stats.write_errors & (rec->stats.write_errors - 1)) == 0)
+    rr__log(RR_LOG_ERROR, "%s sink: %s", rec->sink->name, e->msg[0] ? e->msg : rr_strerror(rc));
+}
+
 /* Writes m to the sink (or buffers it) and frees it. A message with
  * unchecked regions whose values are not all finite is not written:
  * RR_ENOTFINITE, *bad the region (not a sink error). */
@@ -657,15 +669,7 @@ static int deliver(rr_recording *rec, struct rr_msg *m, size_t *bad) {
   if (rec->sink) {
     rr_error e = {0};
     rc = checked ? rec->sink->write_checked(rec->sink, m, bad, &e) : rec->sink->write(rec->sink, m, &e);
-    if (rc == RR_ENOTFINITE && checked) {
-      /* refused, nothing written */
-    } else if (rc < 0) {
-      rec->stats.write_errors++;
-      if (rec->stats.write_errors == 1 || (rec->stats.write_errors & (rec->stats.write_errors - 1)) == 0)
-        rr__log(RR_LOG_ERROR, "%s sink: %s", rec->sink->name, e.msg[0] ? e.msg : rr_strerror(rc));
-    } else {
-      rec->stats.bytes_written += m->len;
-    }
+    if (!(rc == RR_ENOTFINITE && checked)) count_write(rec, rc, m->len, &e); /* else refused, nothing written */
     rr__msg_free(m);
   } else {
     /* kept for a sink attached later: must not point into the chunk */
@@ -727,14 +731,7 @@ static bool deliver_adopted(rr_recording *rec, struct rr_chunk_node *n, struct r
   size_t len = m->len;
   rr_error e = {0};
   atomic_fetch_add_explicit(&rec->msgs_adopted, 1, memory_order_relaxed);
-  int rc = rec->sink->adopt(rec->sink, m, bufs, nb, &e); /* m and bufs are the sink's now */
-  if (rc < 0) {
-    rec->stats.write_errors++;
-    if (rec->stats.write_errors == 1 || (rec->stats.write_errors & (rec->stats.write_errors - 1)) == 0)
-      rr__log(RR_LOG_ERROR, "%s sink: %s", rec->sink->name, e.msg[0] ? e.msg : rr_strerror(rc));
-  } else {
-    rec->stats.bytes_written += len;
-  }
+  count_write(rec, rec->sink->adopt(rec->sink, m, bufs, nb, &e), len, &e); /* m and bufs are the sink's now */
   return true;
 }
 
