@@ -604,10 +604,32 @@ static void test_msg_spares(void **state) {
 struct dechunk {
   struct http_dechunk dc;
   rr_buf grpc; /* de-chunked gRPC frames */
+  rr_buf head; /* the response head, until in_body */
+  bool in_body;
 };
 
 static void append_grpc(void *ud, const uint8_t *p, size_t n) { rr_buf_append(&((struct dechunk *)ud)->grpc, p, n); }
 static void dechunk_feed(struct dechunk *d, const uint8_t *p, size_t n) { http_dechunk_feed(&d->dc, p, n, append_grpc, d); }
+
+/* Reads what came of a gRPC-Web response (waiting up to 100 ms): its head,
+ * then its body de-chunked into d->grpc. false once the stream ended. */
+static bool read_response(int fd, struct dechunk *d, uint8_t *tmp, size_t cap) {
+  struct pollfd pf = {fd, POLLIN, 0};
+  if (poll(&pf, 1, 100) <= 0) return true;
+  ssize_t n = read(fd, tmp, cap);
+  if (n <= 0) return false;
+  if (d->in_body) {
+    dechunk_feed(d, tmp, (size_t)n);
+    return true;
+  }
+  rr_buf_append(&d->head, tmp, (size_t)n);
+  uint8_t *e = memmem(d->head.data, d->head.len, "\r\n\r\n", 4);
+  if (e) {
+    d->in_body = true;
+    dechunk_feed(d, e + 4, d->head.len - (size_t)(e + 4 - d->head.data));
+  }
+  return true;
+}
 
 static void test_sink_path_byte_exact(void **state) {
   (void)state;
@@ -664,22 +686,9 @@ static void test_sink_path_byte_exact(void **state) {
   }
   /* read while the sink sends: its queue may exceed the socket buffers */
   struct dechunk d = {0};
-  rr_buf head = RR_BUF_INIT;
-  bool in_body = false;
   int64_t end = rr__mono_ns() + 20000000000LL;
   uint8_t *tmp = rr__malloc(1 << 20);
-  while (d.grpc.len < expect.len && rr__mono_ns() < end) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    if (poll(&pf, 1, 100) <= 0) continue;
-    ssize_t n = read(fd, tmp, 1 << 20);
-    if (n <= 0) break;
-    if (in_body) { dechunk_feed(&d, tmp, (size_t)n); continue; }
-    rr_buf_append(&head, tmp, (size_t)n);
-    uint8_t *e = memmem(head.data, head.len, "\r\n\r\n", 4);
-    if (!e) continue;
-    in_body = true;
-    dechunk_feed(&d, e + 4, head.len - (size_t)(e + 4 - head.data));
-  }
+  while (d.grpc.len < expect.len && rr__mono_ns() < end && read_response(fd, &d, tmp, 1 << 20)) {}
   assert_int_equal(sink->flush(sink, &err), RR_OK);
   assert_int_equal(d.grpc.len, expect.len);
   assert_memory_equal(d.grpc.data, expect.data, expect.len);
@@ -689,7 +698,7 @@ static void test_sink_path_byte_exact(void **state) {
   sink->close(sink);
   close(fd);
   rr_recording_free(rec);
-  rr_buf_free(&head);
+  rr_buf_free(&d.head);
   rr_buf_free(&d.grpc);
   rr_buf_free(&expect);
   rr__free(tmp);
@@ -706,26 +715,15 @@ static void test_sink_path_byte_exact(void **state) {
 static void read_text_body(int fd, rr_buf *head, rr_buf *body, size_t want) {
   struct dechunk d = {0};
   rr_b64 st = {0};
-  bool in_body = false;
   uint8_t tmp[65536];
   int64_t end = rr__mono_ns() + 10000000000LL;
-  while (body->len < want && rr__mono_ns() < end) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    if (poll(&pf, 1, 100) <= 0) continue;
-    ssize_t n = read(fd, tmp, sizeof tmp);
-    if (n <= 0) break;
+  for (bool open = true; open && body->len < want && rr__mono_ns() < end;) {
     size_t had = d.grpc.len;
-    if (in_body) {
-      dechunk_feed(&d, tmp, (size_t)n);
-    } else {
-      rr_buf_append(head, tmp, (size_t)n);
-      uint8_t *e = memmem(head->data, head->len, "\r\n\r\n", 4);
-      if (!e) continue;
-      in_body = true;
-      dechunk_feed(&d, e + 4, head->len - (size_t)(e + 4 - head->data));
-    }
-    assert_int_equal(rr_b64_decode(&st, body, d.grpc.data + had, d.grpc.len - had), RR_OK);
+    open = read_response(fd, &d, tmp, sizeof tmp);
+    if (d.grpc.len > had) assert_int_equal(rr_b64_decode(&st, body, d.grpc.data + had, d.grpc.len - had), RR_OK);
   }
+  if (d.head.len) rr_buf_append(head, d.head.data, d.head.len);
+  rr_buf_free(&d.head);
   rr_buf_free(&d.grpc);
 }
 
@@ -916,6 +914,18 @@ static struct rr_msg arrow_msg_of(rr_buf *pb, size_t n) {
   return (struct rr_msg){.kind = RR_MSG_ARROW, .len = pb->len, .pb = pb->data};
 }
 
+/* A recording with `ro` and a gRPC sink of its own to url, written to
+ * directly (not through the recording's batcher). */
+static struct rr_sink *direct_sink(const char *url, const rr_recording_options *ro, double flush_timeout,
+                                   rr_recording **rec) {
+  rr_error err = {0};
+  assert_int_equal(rr_recording_new(rec, ro, &err), RR_OK);
+  struct rr_sink *sink = NULL;
+  rr_grpc_options go = {.flush_timeout_sec = flush_timeout};
+  assert_int_equal(rr__sink_grpc_new(&sink, *rec, url, &go, &err), RR_OK);
+  return sink;
+}
+
 /* A server that takes the connection and never reads: with DROP_OLDEST
  * and a small bound, the sink takes every small message at once and drops
  * the oldest, counted, as its queue fills (gathered blocks included). */
@@ -926,10 +936,7 @@ static void test_sink_small_rows_drop_oldest(void **state) {
                              .max_bytes_in_flight = 64 << 10, .backpressure = RR_BACKPRESSURE_DROP_OLDEST};
   rr_recording *rec = NULL;
   rr_error err = {0};
-  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
-  struct rr_sink *sink = NULL;
-  rr_grpc_options go = {.flush_timeout_sec = 0.2};
-  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
+  struct rr_sink *sink = direct_sink(url, &ro, 0.2, &rec);
   rr_buf pb = RR_BUF_INIT;
   struct rr_msg msg = arrow_msg_of(&pb, 3000);
   enum { N = 4000 }; /* 12 MB: more than the socket buffers and the window take */
@@ -1007,25 +1014,12 @@ static void test_sink_adopted_chunks(void **state) {
   assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
   /* the history, de-chunked (a large message may span HTTP chunks) */
   struct dechunk d = {0};
-  rr_buf head = RR_BUF_INIT;
   static uint8_t tmp[1 << 20];
-  bool in_body = false;
   int64_t end = rr__mono_ns() + (int64_t)30e9;
-  while (!has_big_row(&d.grpc, 19) && rr__mono_ns() < end) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    if (poll(&pf, 1, 100) <= 0) continue;
-    ssize_t n = read(fd, tmp, sizeof tmp);
-    if (n <= 0) break;
-    if (in_body) { dechunk_feed(&d, tmp, (size_t)n); continue; }
-    rr_buf_append(&head, tmp, (size_t)n);
-    uint8_t *e = memmem(head.data, head.len, "\r\n\r\n", 4);
-    if (!e) continue;
-    in_body = true;
-    dechunk_feed(&d, e + 4, head.len - (size_t)(e + 4 - head.data));
-  }
+  while (!has_big_row(&d.grpc, 19) && rr__mono_ns() < end && read_response(fd, &d, tmp, sizeof tmp)) {}
   for (int b = 10; b < 20; b++) assert_true(has_big_row(&d.grpc, b)); /* all logged after the restart, whole */
   rr_buf_free(&d.grpc);
-  rr_buf_free(&head);
+  rr_buf_free(&d.head);
   close(fd);
   rr_server_stats st;
   stats(a, &st);
@@ -1094,10 +1088,7 @@ static void test_sink_trickle_while_down(void **state) {
   rr_recording_options ro = {.application_id = "app", .no_start_time = true};
   rr_recording *rec = NULL;
   rr_error err = {0};
-  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
-  struct rr_sink *sink = NULL;
-  rr_grpc_options go = {.flush_timeout_sec = 0.1};
-  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, &go, &err), RR_OK);
+  struct rr_sink *sink = direct_sink(url, &ro, 0.1, &rec);
   rr_buf pb = RR_BUF_INIT;
   struct rr_msg msg = arrow_msg_of(&pb, 300);
   size_t before = rss_now();
