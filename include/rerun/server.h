@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "common.h"
 #include "errors.h"
@@ -69,6 +70,36 @@ RR_EXTERN int rr_server_web_port(const rr_server *s);
  *  the input ends; the server must be started. Decode errors are reported
  *  as warnings and skipped. RR_ENOTFOUND/RR_EIO if the file cannot be read. */
 RR_EXTERN int rr_server_load(rr_server *s, const char *path, rr_error *err);
+/** How rr_server_publish queues a message for the server's loop thread. */
+typedef struct rr_publish_options {
+  /** While the messages the loop thread has not taken yet exceed this many
+   *  bytes (0: 64 MiB), the call waits for room up to `wait_ms` (< 0: as
+   *  long as it takes), then drops the oldest of them (store infos and
+   *  blueprints never) and counts them in *dropped. */
+  uint64_t max_pending;
+  int64_t wait_ms;
+  /** More messages follow at once: the loop thread is not woken for this
+   *  one, but by the next publish without `more`, rr_server_publish_end or
+   *  rr_server_flush (one wake-up for a run of messages, not one each). */
+  bool more;
+} rr_publish_options;
+
+/** Publishes one log message made in this process as if a client had
+ *  written it (history, readers, store, --save), without a connection:
+ *  how an SDK that hosts the server logs into it. `kind` is the LogMsg
+ *  member (1 SetStoreInfo, 2 ArrowMsg, 3 BlueprintActivationCommand), its
+ *  encoded bytes in `parts` (copied before it returns; checked as a
+ *  client's message is: RR_ECORRUPT and the like, nothing published).
+ *  `opts` may be NULL (64 MiB, no wait, wake at once); `dropped` may be
+ *  NULL. Thread-safe. RR_ECLOSED if the server is not running. */
+RR_EXTERN int rr_server_publish(rr_server *s, int kind, const struct iovec *parts, size_t n_parts,
+                                const rr_publish_options *opts, uint64_t *dropped, rr_error *err);
+/** Wakes the loop thread for the messages published with `more`. */
+RR_EXTERN void rr_server_publish_end(rr_server *s);
+/** Waits until the loop thread has taken every message published so far
+ *  (rr_server_publish, rr_server_load), up to `timeout_ms` (< 0: no limit):
+ *  RR_ETIMEDOUT then. */
+RR_EXTERN int rr_server_flush(rr_server *s, int64_t timeout_ms, rr_error *err);
 /** Stops the loop, closes every connection and joins the thread. Idempotent. */
 RR_EXTERN void rr_server_stop(rr_server *s);
 /** Stops (if needed) and frees. Accepts NULL. */

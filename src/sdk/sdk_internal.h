@@ -288,7 +288,21 @@ struct rr_grpc_options;
 struct rr_server;
 int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url,
                       const struct rr_grpc_options *opts, rr_error *err);
-/* The sink frees the in-process server when it closes (serve_web). */
-void rr__sink_grpc_own_server(struct rr_sink *s, struct rr_server *server);
+/* sink_server.c: a sink into a server this process hosts (serve_web);
+ * owns srv once it returns RR_OK (frees it when it closes). */
+int rr__sink_server_new(struct rr_sink **out, rr_recording *rec, struct rr_server *srv, double flush_timeout_sec,
+                        rr_error *err);
+/* What the live sinks (gRPC, in-process server) use unless told: the flush
+ * tick (Rerun's LOW_LATENCY), the queue bound when max_bytes_in_flight is
+ * unset, and how long flush waits for progress. */
+#define RR_LIVE_FLUSH_TICK_NS 8000000
+#define RR_LIVE_QUEUE_BYTES ((uint64_t)100 << 20)
+#define RR_LIVE_FLUSH_TIMEOUT_SEC 2.0
+/* sinks.c: a sink dropped messages by the stream's policy. rr__drops_warn
+ * warns (`who`, `why`) when its total went from `before` to `after` past the
+ * first drop or a power of two: never silent, never a flood.
+ * rr__recording_count_dropped adds n to the stats (takes rec->mu). */
+void rr__drops_warn(const char *who, uint64_t before, uint64_t after, const char *why);
+void rr__recording_count_dropped(rr_recording *rec, uint64_t n);
 
 #endif

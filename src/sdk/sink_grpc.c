@@ -36,7 +36,6 @@
 #include "net/rr_net.h"
 #include "rerun/version.h"
 #include "rerun/net.h"
-#include "rerun/server.h"
 #include "sdk_internal.h"
 
 #define PEND_MAX (1u << 20)
@@ -108,7 +107,6 @@ struct grpc_sink {
   _Atomic bool has_dead;
   int wake[2];
   pthread_t thread;
-  rr_server *server;          /* owned (serve_web) */
 
   /* I/O thread only */
   int fd;
@@ -134,19 +132,10 @@ struct grpc_sink {
 static void sink_log_drop(struct grpc_sink *g, uint64_t n, const char *why) {
   uint64_t before = g->dropped;
   g->dropped += n;
-  /* first drop, then every power of two: reported, never silent, never a flood */
-  for (uint64_t k = before + 1; k <= g->dropped; k++)
-    if ((k & (k - 1)) == 0) {
-      rr__log(RR_LOG_WARN, "gRPC sink: %s: %llu chunk(s) dropped so far", why, (unsigned long long)g->dropped);
-      break;
-    }
+  rr__drops_warn("gRPC sink", before, g->dropped, why);
 }
 
-static void count_dropped(struct grpc_sink *g, uint64_t n) {
-  pthread_mutex_lock(&g->rec->mu);
-  g->rec->stats.chunks_dropped += n;
-  pthread_mutex_unlock(&g->rec->mu);
-}
+static void count_dropped(struct grpc_sink *g, uint64_t n) { rr__recording_count_dropped(g->rec, n); }
 
 static void wake_io(struct grpc_sink *g) {
   char c = 1;
@@ -540,7 +529,6 @@ static void grpc_close(struct rr_sink *s) {
   close(g->wake[1]);
   pthread_mutex_destroy(&g->mu);
   pthread_cond_destroy(&g->cv);
-  rr_server_free(g->server);
   rr__free(g);
 }
 
@@ -971,14 +959,14 @@ int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, 
   if (!g) return rr__err(err, RR_ENOMEM, "out of memory");
   g->base = (struct rr_sink){.name = "grpc", .write = grpc_write, .flush = grpc_flush, .close = grpc_close,
                              .end_run = grpc_end_run, .adopt = grpc_adopt,
-                             .default_flush_tick_ns = 8000000 /* live streams: Rerun's LOW_LATENCY */};
+                             .default_flush_tick_ns = RR_LIVE_FLUSH_TICK_NS};
   g->rec = rec;
   g->url = u;
   g->fd = -1;
   bool v6 = strchr(u.host, ':') != NULL;
   snprintf(g->authority, sizeof g->authority, "%s%s%s:%d", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port);
-  g->flush_timeout = opts && opts->flush_timeout_sec != 0 ? opts->flush_timeout_sec : 2.0;
-  g->max_bytes = rec->max_in_flight > 0 ? (size_t)rec->max_in_flight : (size_t)100 << 20;
+  g->flush_timeout = opts && opts->flush_timeout_sec != 0 ? opts->flush_timeout_sec : RR_LIVE_FLUSH_TIMEOUT_SEC;
+  g->max_bytes = rec->max_in_flight > 0 ? (size_t)rec->max_in_flight : (size_t)RR_LIVE_QUEUE_BYTES;
   g->stage_max = g->max_bytes / 8 < BLOCK_BYTES ? g->max_bytes / 8 : BLOCK_BYTES;
   g->idle = true;
   if (pipe2(g->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -998,10 +986,6 @@ int rr__sink_grpc_new(struct rr_sink **out, rr_recording *rec, const char *url, 
   g->thread_started = true;
   *out = &g->base;
   return RR_OK;
-}
-
-void rr__sink_grpc_own_server(struct rr_sink *s, rr_server *server) {
-  ((struct grpc_sink *)s)->server = server;
 }
 
 int rr_recording_connect_grpc_opts(rr_recording *rec, const char *url, const rr_grpc_options *opts, rr_error *err) {

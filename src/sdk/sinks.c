@@ -450,3 +450,17 @@ int rr_recording_memory_drain(rr_recording *rec, uint8_t **bytes, size_t *len) {
   if (rc == RR_OK && !*bytes) { *bytes = rr__malloc(1); if (!*bytes) return RR_ENOMEM; }
   return rc;
 }
+
+void rr__drops_warn(const char *who, uint64_t before, uint64_t after, const char *why) {
+  for (uint64_t k = before + 1; k <= after; k++)
+    if ((k & (k - 1)) == 0) {
+      rr__log(RR_LOG_WARN, "%s: %s: %llu chunk(s) dropped so far", who, why, (unsigned long long)after);
+      return;
+    }
+}
+
+void rr__recording_count_dropped(rr_recording *rec, uint64_t n) {
+  pthread_mutex_lock(&rec->mu);
+  rec->stats.chunks_dropped += n;
+  pthread_mutex_unlock(&rec->mu);
+}

@@ -113,12 +113,10 @@ int rr_recording_serve_web(rr_recording *rec, const rr_serve_web_options *opts, 
   int gp = rr_server_port(srv), wp = rr_server_web_port(srv);
   if (opts->out_grpc_port) *opts->out_grpc_port = gp;
   if (opts->out_web_port) *opts->out_web_port = wp;
-  char url[64];
-  snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", gp);
+  /* the recording logs into the server directly: no loopback connection */
   struct rr_sink *s = NULL;
-  rc = rr__sink_grpc_new(&s, rec, url, NULL, err);
+  rc = rr__sink_server_new(&s, rec, srv, RR_LIVE_FLUSH_TIMEOUT_SEC, err);
   if (rc < 0) { rr_server_free(srv); return rc; }
-  rr__sink_grpc_own_server(s, srv);
   rc = rr__set_sink(rec, s);
   if (rc == RR_OK && opts->open_browser) {
     char page[200];

@@ -20,6 +20,7 @@
 #ifndef RR_SERVER_INTERNAL_H
 #define RR_SERVER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -121,7 +122,10 @@ struct srv_broker {
   uint64_t n_readers;
   bool warned_persistent;
   /* large freed messages kept for reuse (fresh memory costs a page fault
-   * per page, more than the copy into it) */
+   * per page, more than the copy into it). The kept buffers (spare and
+   * small) are under pool_mu: rr__srv_msg_alloc may run on any thread (a
+   * message published from the process hosting the server). */
+  pthread_mutex_t pool_mu;
   srv_msg *spare[SRV_SPARES];
   int n_spare;
   int spare_low;            /* the fewest kept since the last trim */
@@ -156,7 +160,7 @@ void rr__srv_msg_unref(srv_broker *b, srv_msg *m);
  * it lasts, and given back after it. */
 void rr__srv_broker_trim_spares(srv_broker *b);
 /* A message with room for cap bytes of data (a kept one when one fits),
- * header zeroed; NULL on out-of-memory. */
+ * header zeroed; NULL on out-of-memory. Thread-safe (b may be NULL: malloc). */
 srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap);
 /* Attaches a reader: snapshot of the history (persistent, static,
  * disposable, each oldest first), then live messages. RR_ENOMEM. */

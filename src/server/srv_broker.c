@@ -281,6 +281,7 @@ static int small_class(size_t cap) {
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
   if (--m->refs == 0) {
     b->live_bytes -= m->len;
+    pthread_mutex_lock(&b->pool_mu);
     int c = small_class(m->cap);
     if (c >= 0 && m->cap == ((size_t)1 << (SRV_SMALL_MIN_SHIFT + c)) && b->small_bytes + m->cap <= SRV_SMALL_BYTES) {
       /* a small buffer (one of ours: cap is its class size): kept for reuse */
@@ -291,26 +292,34 @@ void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
       b->spare[b->n_spare++] = m;
       b->spare_bytes += m->cap;
     } else {
+      pthread_mutex_unlock(&b->pool_mu);
       rr__free(m);
+      return;
     }
+    pthread_mutex_unlock(&b->pool_mu);
   }
 }
 
 void rr__srv_broker_trim_spares(srv_broker *b) {
+  srv_msg *gone[SRV_SPARES];
+  pthread_mutex_lock(&b->pool_mu);
   /* spare_low of them stayed unused all along (which ones does not matter) */
   int k = b->spare_low < b->n_spare ? b->spare_low : b->n_spare;
   for (int i = 0; i < k; i++) {
     b->spare_bytes -= b->spare[i]->cap;
-    rr__free(b->spare[i]);
+    gone[i] = b->spare[i];
   }
   memmove(b->spare, b->spare + k, (size_t)(b->n_spare - k) * sizeof *b->spare);
   b->n_spare -= k;
   b->spare_low = b->n_spare;
+  pthread_mutex_unlock(&b->pool_mu);
+  for (int i = 0; i < k; i++) rr__free(gone[i]); /* outside the lock */
 }
 
 srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
   srv_msg *m = NULL;
   int c = b ? small_class(cap) : -1;
+  if (b) pthread_mutex_lock(&b->pool_mu);
   if (c >= 0) {
     /* small: a kept buffer of its class, or a new one of the class size
      * (malloc per message and the heap growing and shrinking cost more than
@@ -320,8 +329,6 @@ srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
       m = b->small[c];
       memcpy(&b->small[c], m->data, sizeof(srv_msg *));
       b->small_bytes -= cap;
-    } else {
-      m = rr__malloc(sizeof *m + cap);
     }
   } else if (b && cap >= SRV_SPARE_MIN) {
     for (int i = 0; i < b->n_spare; i++)
@@ -333,12 +340,12 @@ srv_msg *rr__srv_msg_alloc(srv_broker *b, size_t cap) {
         cap = m->cap;
         break;
       }
-    if (!m) {
-      m = rr__malloc(sizeof *m + cap);
-      if (m) rr__populate(m->data, cap);
-    }
-  } else {
+  }
+  if (b) pthread_mutex_unlock(&b->pool_mu);
+  if (!m) {
     m = rr__malloc(sizeof *m + cap);
+    /* a large one is faulted in at once (cheaper than page by page) */
+    if (m && b && c < 0 && cap >= SRV_SPARE_MIN) rr__populate(m->data, cap);
   }
   if (!m) return NULL;
   memset(m, 0, sizeof *m);
@@ -385,6 +392,7 @@ static void dq_clear(srv_broker *b, srv_deque *d) {
 
 void rr__srv_broker_init(srv_broker *b, uint64_t limit, uint64_t reader_max) {
   memset(b, 0, sizeof *b);
+  pthread_mutex_init(&b->pool_mu, NULL);
   b->limit = limit;
   b->reader_max = reader_max;
 }
@@ -404,6 +412,7 @@ void rr__srv_broker_free(srv_broker *b) {
       rr__free(m);
     }
   b->small_bytes = 0;
+  pthread_mutex_destroy(&b->pool_mu);
 }
 
 static size_t enforce_limit(srv_broker *b) {

@@ -136,6 +136,7 @@ struct rr_server {
   pthread_cond_t inbox_cv;
   struct inbox_node { struct inbox_node *next; srv_msg *m; } *in_head, *in_tail;
   size_t in_bytes;
+  uint64_t in_pushed, in_done; /* inbox messages so far: queued; published or dropped */
   rr_server_stats st;
   srv_broker b;
   conn *conns, *dirty;
@@ -1339,11 +1340,18 @@ static void drain_inbox(rr_server *s) {
   pthread_cond_broadcast(&s->inbox_cv);
   bool stop = s->stop_req;
   pthread_mutex_unlock(&s->mu);
-  while (n) {
+  uint64_t k = 0;
+  for (; n; k++) {
     struct inbox_node *next = n->next;
     publish(s, n->m);
     rr__free(n);
     n = next;
+  }
+  if (k) {
+    pthread_mutex_lock(&s->mu);
+    s->in_done += k;
+    pthread_cond_broadcast(&s->inbox_cv);
+    pthread_mutex_unlock(&s->mu);
   }
   if (stop) {
     for (conn *c = s->conns; c;) { conn *next = c->next; conn_close(c, NULL); c = next; }
@@ -1418,7 +1426,11 @@ int rr_server_new(rr_server **out, const rr_server_options *opts, rr_error *err)
   s->web_dir = opts->web_dir ? rr__strdup(opts->web_dir) : NULL;
   s->cors = opts->cors_allow_origin ? rr__strdup(opts->cors_allow_origin) : NULL;
   pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->inbox_cv, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines from rr__mono_ns */
+  pthread_cond_init(&s->inbox_cv, &ca);
+  pthread_condattr_destroy(&ca);
   rr__srv_broker_init(&s->b, opts->memory_limit, opts->reader_max_pending ? opts->reader_max_pending : UINT64_C(256) << 20);
   s->web_port = -1;
   int rc = uv_loop_init(&s->loop) == 0 ? RR_OK : rr__err(err, RR_ENOMEM, "cannot create the event loop");
@@ -1525,6 +1537,62 @@ void rr_server_stats_get(rr_server *s, rr_server_stats *out) {
 
 #define INBOX_MAX (64u << 20)
 
+/* Under mu: drops the oldest inbox messages other than store infos and
+ * blueprints until `need` more bytes fit under `max`. Returns how many. */
+static uint64_t inbox_drop_oldest(rr_server *s, size_t need, uint64_t max) {
+  uint64_t n = 0;
+  struct inbox_node **pp = &s->in_head, *prev = NULL;
+  while (*pp && s->in_bytes + need > max) {
+    struct inbox_node *x = *pp;
+    if (x->m->cat == SRV_PERSISTENT) { prev = x; pp = &x->next; continue; }
+    *pp = x->next;
+    if (s->in_tail == x) s->in_tail = prev;
+    s->in_bytes -= x->m->len;
+    rr__free(x->m);
+    rr__free(x);
+    n++;
+  }
+  s->in_done += n;
+  return n;
+}
+
+/* Hands m to the loop thread. While the messages it has not taken yet
+ * exceed max_pending bytes, waits for room until `deadline_ns` (monotonic;
+ * INT64_MAX: as long as it takes), then, if `drop`, drops the oldest (a
+ * message larger than max_pending alone goes over it). RR_ECLOSED once the
+ * server is stopping (m freed). */
+static int inbox_push(rr_server *s, srv_msg *m, uint64_t max_pending, int64_t deadline_ns, bool drop, bool more,
+                      uint64_t *dropped) {
+  struct inbox_node *n = rr__malloc(sizeof *n);
+  if (!n) { rr__free(m); return RR_ENOMEM; }
+  n->m = m;
+  n->next = NULL;
+  pthread_mutex_lock(&s->mu);
+  bool over_alone = m->len > max_pending;
+  if (!over_alone && s->in_bytes + m->len > max_pending) uv_async_send(&s->wake); /* held ones make room too */
+  while (!s->stop_req && !over_alone && s->in_bytes + m->len > max_pending) {
+    if (deadline_ns == INT64_MAX) { pthread_cond_wait(&s->inbox_cv, &s->mu); continue; }
+    if (rr__mono_ns() >= deadline_ns) break;
+    struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
+    pthread_cond_timedwait(&s->inbox_cv, &s->mu, &ts);
+  }
+  if (s->stop_req) {
+    pthread_mutex_unlock(&s->mu);
+    rr__free(m);
+    rr__free(n);
+    return RR_ECLOSED;
+  }
+  if (drop && !over_alone && s->in_bytes + m->len > max_pending) *dropped += inbox_drop_oldest(s, m->len, max_pending);
+  if (s->in_tail) s->in_tail->next = n;
+  else s->in_head = n;
+  s->in_tail = n;
+  s->in_bytes += m->len;
+  s->in_pushed++;
+  pthread_mutex_unlock(&s->mu);
+  if (!more) uv_async_send(&s->wake);
+  return RR_OK;
+}
+
 static int load_cb(void *ud, rr_log_msg *m, const rr_error *err) {
   rr_server *s = ud;
   if (!m) {
@@ -1533,29 +1601,85 @@ static int load_cb(void *ud, rr_log_msg *m, const rr_error *err) {
   }
   srv_msg *sm = rr__srv_msg_from_log_msg(m);
   rr_log_msg_free(m);
-  struct inbox_node *n = sm ? rr__malloc(sizeof *n) : NULL;
-  if (!n) { rr__free(sm); return RR_ENOMEM; }
-  n->m = sm;
-  n->next = NULL;
-  pthread_mutex_lock(&s->mu);
-  while (s->in_bytes > INBOX_MAX && !s->stop_req) pthread_cond_wait(&s->inbox_cv, &s->mu);
-  if (s->stop_req) {
-    pthread_mutex_unlock(&s->mu);
-    rr__free(sm);
-    rr__free(n);
-    return RR_ECLOSED;
-  }
-  if (s->in_tail) s->in_tail->next = n;
-  else s->in_head = n;
-  s->in_tail = n;
-  s->in_bytes += sm->len;
-  pthread_mutex_unlock(&s->mu);
-  uv_async_send(&s->wake);
-  return 0;
+  if (!sm) return RR_ENOMEM;
+  uint64_t none = 0;
+  return inbox_push(s, sm, INBOX_MAX, INT64_MAX, false, false, &none);
 }
 
 int rr_server_load(rr_server *s, const char *path, rr_error *err) {
   if (!s->started || s->stopped) return rr__err(err, RR_EINVAL, "server not running");
   if (!strcmp(path, "-")) return rr_rrd_read_file(stdin, NULL, load_cb, s, err);
   return rr_rrd_read_path(path, NULL, load_cb, s, err);
+}
+
+int rr_server_publish(rr_server *s, int kind, const struct iovec *parts, size_t n_parts, const rr_publish_options *opts,
+                      uint64_t *dropped, rr_error *err) {
+  static const rr_publish_options defaults = {0};
+  if (!opts) opts = &defaults;
+  uint64_t none = 0;
+  if (!dropped) dropped = &none;
+  *dropped = 0;
+  if (!s->started || s->stopped) return rr__err(err, RR_ECLOSED, "server: publish: the server is not running");
+  size_t len = 0;
+  for (size_t i = 0; i < n_parts; i++) {
+    if (parts[i].iov_len > SIZE_MAX - len) return rr__err(err, RR_ERANGE, "server: publish: message too large");
+    len += parts[i].iov_len;
+  }
+  if (kind != RR_MSG_SET_STORE_INFO && kind != RR_MSG_ARROW && kind != RR_MSG_BLUEPRINT_ACTIVATION)
+    return rr__err(err, RR_EINVAL, "server: publish: %d is not a LogMsg kind", kind);
+  uint8_t prefix[32];
+  int pl = rr_grpc_logmsg_prefix(prefix, kind, len);
+  if (pl < 0) return rr__err(err, RR_ERANGE, "server: publish: message over 4 GiB");
+  srv_msg *m = rr__srv_msg_alloc(&s->b, (size_t)pl + len); /* a kept buffer, warm, when one fits */
+  if (!m) return rr__err(err, RR_ENOMEM, "server: publish: out of memory");
+  memcpy(m->data, prefix, (size_t)pl);
+  uint8_t *w = m->data + pl;
+  for (size_t i = 0; i < n_parts; i++) {
+    if (parts[i].iov_len) memcpy(w, parts[i].iov_base, parts[i].iov_len);
+    w += parts[i].iov_len;
+  }
+  m->len = (size_t)pl + len;
+  /* the same checks as a client's message gets, on the LogMsg (behind the
+   * gRPC header and the request's field tag) */
+  const uint8_t *lm;
+  size_t lml;
+  srv_log_info li;
+  rr_error why = {0};
+  int rc = rr_proto_find_field1(m->data + 5, m->len - 5, &lm, &lml);
+  if (rc == RR_OK) rc = rr__srv_check_log_msg(lm, lml, s->o.store != NULL, &li, &why);
+  if (rc < 0) {
+    rr__free(m);
+    return rr__err(err, rc, "server: publish: bad LogMsg: %s", why.msg[0] ? why.msg : "malformed");
+  }
+  m->kind = (uint8_t)li.kind;
+  m->cat = (uint8_t)li.cat;
+  m->inner_off = (uint32_t)pl;
+  int64_t deadline = opts->wait_ms < 0 ? INT64_MAX : rr__mono_ns() + opts->wait_ms * 1000000;
+  rc = inbox_push(s, m, opts->max_pending ? opts->max_pending : INBOX_MAX, deadline, true, opts->more, dropped);
+  if (rc == RR_ECLOSED) return rr__err(err, rc, "server: publish: the server is stopping");
+  if (rc < 0) return rr__err(err, rc, "server: publish: out of memory");
+  return RR_OK;
+}
+
+void rr_server_publish_end(rr_server *s) {
+  if (s->started && !s->stopped) uv_async_send(&s->wake);
+}
+
+int rr_server_flush(rr_server *s, int64_t timeout_ms, rr_error *err) {
+  rr_server_publish_end(s);
+  int64_t deadline = timeout_ms < 0 ? INT64_MAX : rr__mono_ns() + timeout_ms * 1000000;
+  pthread_mutex_lock(&s->mu);
+  uint64_t target = s->in_pushed;
+  while (s->in_done < target && !s->stop_req && s->started) {
+    int64_t now = rr__mono_ns();
+    if (now >= deadline) break;
+    int64_t until = deadline == INT64_MAX ? now + 1000000000 : deadline;
+    struct timespec ts = {until / 1000000000, until % 1000000000};
+    pthread_cond_timedwait(&s->inbox_cv, &s->mu, &ts);
+  }
+  uint64_t left = s->in_done >= target ? 0 : target - s->in_done;
+  pthread_mutex_unlock(&s->mu);
+  if (left) return rr__err(err, RR_ETIMEDOUT, "server: flush: %llu message(s) not taken by the loop thread in %lld ms",
+                           (unsigned long long)left, (long long)timeout_ms);
+  return RR_OK;
 }

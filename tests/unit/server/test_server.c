@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "encoding/rr_encoding.h"
@@ -631,8 +634,9 @@ static bool read_response(int fd, struct dechunk *d, uint8_t *tmp, size_t cap) {
   return true;
 }
 
-static void test_sink_path_byte_exact(void **state) {
-  (void)state;
+/* in_process: through the sink of a server this process hosts (serve_web:
+ * no connection between the SDK and the server) instead of a gRPC sink. */
+static void sink_path_byte_exact(bool in_process) {
   rr_server *s = loopback_server(NULL, 0);
   rr_error err = {0};
   int port = rr_server_port(s);
@@ -648,7 +652,8 @@ static void test_sink_path_byte_exact(void **state) {
   char url[64];
   snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
   struct rr_sink *sink = NULL;
-  assert_int_equal(rr__sink_grpc_new(&sink, rec, url, NULL, &err), RR_OK);
+  if (in_process) assert_int_equal(rr__sink_server_new(&sink, rec, s, 5.0, &err), RR_OK); /* owns s now */
+  else assert_int_equal(rr__sink_grpc_new(&sink, rec, url, NULL, &err), RR_OK);
 
   /* sizes around the sink's no-copy threshold, the server's in-place
    * threshold and the 1 MiB frame size, mixed with runs of small ones */
@@ -680,6 +685,7 @@ static void test_sink_path_byte_exact(void **state) {
       rr_buf_append(&expect, pb.data, pb.len);
       struct rr_msg msg = {.kind = RR_MSG_ARROW, .len = pb.len, .pb = pb.data};
       assert_int_equal(sink->write(sink, &msg, &err), RR_OK);
+      if (j == SMALL_RUN && sink->end_run) sink->end_run(sink); /* as the batcher does after a run */
       rr_buf_free(&pb);
       n_msgs++;
     }
@@ -695,6 +701,7 @@ static void test_sink_path_byte_exact(void **state) {
   rr_server_stats st;
   stats(s, &st);
   assert_int_equal(st.messages_received, (uint64_t)n_msgs);
+  assert_int_equal(st.writers, 0u + !in_process);
   sink->close(sink);
   close(fd);
   rr_recording_free(rec);
@@ -703,7 +710,17 @@ static void test_sink_path_byte_exact(void **state) {
   rr_buf_free(&expect);
   rr__free(tmp);
   rr__free(pay);
-  rr_server_free(s);
+  if (!in_process) rr_server_free(s);
+}
+
+static void test_sink_path_byte_exact(void **state) {
+  (void)state;
+  sink_path_byte_exact(false);
+}
+
+static void test_server_sink_byte_exact(void **state) {
+  (void)state;
+  sink_path_byte_exact(true);
 }
 
 /* gRPC-Web text mode (application/grpc-web-text, the default of Google's
@@ -1069,6 +1086,201 @@ static void test_sink_adopted_chunks(void **state) {
 }
 
 /* Resident memory of this process now, in bytes. */
+/* rr_server_publish: what it refuses, and its bound on the messages the
+ * loop thread has not taken yet. The loop thread is stalled for real: the
+ * server saves to a FIFO nobody reads, so it blocks in the write once the
+ * FIFO is full. Then the oldest queued messages are dropped (not a store
+ * info), BLOCK waits first, and once the FIFO is read everything that was
+ * kept arrives, in order, and nothing dropped. */
+struct fifo_drain { int fd; rr_buf got; };
+static void *fifo_drain_main(void *arg) {
+  struct fifo_drain *f = arg;
+  uint8_t tmp[65536];
+  ssize_t n;
+  while ((n = read(f->fd, tmp, sizeof tmp)) > 0) rr_buf_append(&f->got, tmp, (size_t)n);
+  return NULL;
+}
+
+/* An ArrowMsg (its protobuf bytes) whose 4000 payload bytes are all `tag`. */
+static void tagged_arrow(rr_buf *pb, uint8_t tag) {
+  uint8_t pay[4000];
+  memset(pay, tag, sizeof pay);
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  rr_log_msg m;
+  init_msg(&m, RR_MSG_ARROW, &id, pay, sizeof pay, false);
+  rr_buf_reset(pb);
+  assert_int_equal(rr_log_msg_encode(pb, &m, RR_FRAMING_PROTO, false, NULL), RR_OK);
+}
+
+static bool has_tag(const rr_buf *b, uint8_t tag) {
+  uint8_t run[256];
+  memset(run, tag, sizeof run);
+  return b->len && memmem(b->data, b->len, run, sizeof run) != NULL;
+}
+
+static void test_server_publish(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rr_publish_XXXXXX", fifo[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(fifo, sizeof fifo, "%s/save", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  struct fifo_drain f = {open(fifo, O_RDONLY | O_NONBLOCK), RR_BUF_INIT};
+  assert_true(f.fd >= 0);
+  rr_server_options o;
+  rr_server_options_init(&o);
+  o.bind_host = "127.0.0.1";
+  o.port = 0;
+  o.save_path = fifo;
+  rr_server *s = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_server_new(&s, &o, &err), RR_OK);
+  rr_buf pb = RR_BUF_INIT;
+  tagged_arrow(&pb, 0x41);
+  struct iovec one = {pb.data, pb.len};
+  assert_int_equal(rr_server_publish(s, RR_MSG_ARROW, &one, 1, NULL, NULL, &err), RR_ECLOSED); /* not started */
+  assert_int_equal(rr_server_start(s, &err), RR_OK);
+  assert_int_equal(rr_server_publish(s, 9, &one, 1, NULL, NULL, &err), RR_EINVAL);
+  assert_non_null(strstr(err.msg, "not a LogMsg kind"));
+  uint8_t junk[] = {0x0a, 0x7f, 1, 2};
+  struct iovec bad = {junk, sizeof junk};
+  assert_true(rr_server_publish(s, RR_MSG_ARROW, &bad, 1, NULL, NULL, &err) < 0);
+  assert_non_null(strstr(err.msg, "bad LogMsg"));
+
+  /* `more`: the loop thread is not woken for it, until publish_end */
+  rr_server_stats st;
+  rr_publish_options held = {.more = true};
+  tagged_arrow(&pb, 0x20);
+  one = (struct iovec){pb.data, pb.len};
+  assert_int_equal(rr_server_publish(s, RR_MSG_ARROW, &one, 1, &held, NULL, &err), RR_OK);
+  usleep(100000);
+  stats(s, &st);
+  assert_int_equal(st.messages_received, 0);
+  rr_server_publish_end(s);
+  wait_for(s, 1);
+  stats(s, &st);
+  assert_int_equal(st.messages_received, 1);
+
+  /* fill the FIFO until the loop thread no longer takes messages */
+  int before = 0;
+  for (; before < 200; before++) {
+    tagged_arrow(&pb, 0x10);
+    one = (struct iovec){pb.data, pb.len};
+    assert_int_equal(rr_server_publish(s, RR_MSG_ARROW, &one, 1, NULL, NULL, &err), RR_OK);
+    if (rr_server_flush(s, 300, &err) == RR_ETIMEDOUT) break;
+  }
+  assert_true(before < 200);
+  before++;
+  assert_non_null(strstr(err.msg, "not taken"));
+
+  /* bound: three ArrowMsgs' worth. A0, the store info S, then A1..A8 */
+  uint8_t prefix[32];
+  uint64_t bound = 3 * ((uint64_t)rr_grpc_logmsg_prefix(prefix, RR_MSG_ARROW, pb.len) + pb.len), dropped = 0, total = 0;
+  rr_publish_options po = {.max_pending = bound}, pw = {.max_pending = bound, .wait_ms = 300};
+  rr_buf info = RR_BUF_INIT;
+  rr_store_id id = {RR_STORE_KIND_RECORDING, {"app", 3}, {"rec", 3}};
+  rr_log_msg im;
+  init_msg(&im, RR_MSG_SET_STORE_INFO, &id, NULL, 0, false);
+  assert_int_equal(rr_log_msg_encode(&info, &im, RR_FRAMING_PROTO, false, NULL), RR_OK);
+  for (int i = 0; i <= 8; i++) {
+    tagged_arrow(&pb, (uint8_t)(0xA0 + i));
+    one = (struct iovec){pb.data, pb.len};
+    assert_int_equal(rr_server_publish(s, RR_MSG_ARROW, &one, 1, &po, &dropped, &err), RR_OK);
+    total += dropped;
+    if (i == 0) {
+      struct iovec iv = {info.data, info.len};
+      assert_int_equal(rr_server_publish(s, RR_MSG_SET_STORE_INFO, &iv, 1, &po, &dropped, &err), RR_OK);
+      assert_int_equal(dropped, 0);
+    }
+  }
+  assert_int_equal(total, 7); /* A0..A6; the store info stays */
+  /* BLOCK: waits for room first, then drops A7 */
+  tagged_arrow(&pb, 0xA9);
+  one = (struct iovec){pb.data, pb.len};
+  int64_t t0 = rr__mono_ns();
+  assert_int_equal(rr_server_publish(s, RR_MSG_ARROW, &one, 1, &pw, &dropped, &err), RR_OK);
+  assert_true(rr__mono_ns() - t0 >= 250000000);
+  assert_int_equal(dropped, 1);
+
+  /* read the FIFO: the loop thread goes on */
+  pthread_t t;
+  fcntl(f.fd, F_SETFL, 0);
+  pthread_create(&t, NULL, fifo_drain_main, &f);
+  assert_int_equal(rr_server_flush(s, 10000, &err), RR_OK);
+  stats(s, &st);
+  assert_int_equal(st.messages_received, 1 + (uint64_t)before + 3); /* the held one ... S, A8, A9 */
+  rr_server_stop(s);
+  assert_int_equal(rr_server_publish(s, RR_MSG_ARROW, &one, 1, NULL, NULL, &err), RR_ECLOSED);
+  rr_server_free(s); /* closes the save file: the drain thread sees its end */
+  pthread_join(t, NULL);
+  for (int i = 0; i <= 7; i++) assert_false(has_tag(&f.got, (uint8_t)(0xA0 + i)));
+  /* the saved stream: its header, then (kind, length, bytes) per message */
+  rr_buf h = RR_BUF_INIT;
+  assert_int_equal(rr_rrd_write_stream_header(&h, false), RR_OK);
+  int infos = 0, msgs = 0;
+  for (size_t at = h.len; at + 16 <= f.got.len; msgs++) {
+    infos += rr__get_u64le(f.got.data + at) == RR_MSG_SET_STORE_INFO;
+    at += 16 + rr__get_u64le(f.got.data + at + 8);
+  }
+  assert_int_equal(infos, 1);
+  assert_int_equal(msgs, 1 + before + 3);
+  rr_buf_free(&h);
+  assert_true(has_tag(&f.got, 0xA8));
+  assert_true(has_tag(&f.got, 0xA9));
+  uint8_t run[256];
+  memset(run, 0xA8, sizeof run);
+  const uint8_t *a8 = memmem(f.got.data, f.got.len, run, sizeof run);
+  memset(run, 0xA9, sizeof run);
+  assert_true(a8 < (const uint8_t *)memmem(f.got.data, f.got.len, run, sizeof run)); /* in order */
+  close(f.fd);
+  unlink(fifo);
+  rmdir(dir);
+  rr_buf_free(&f.got);
+  rr_buf_free(&pb);
+  rr_buf_free(&info);
+}
+
+/* serve_web: the recording logs into the server it hosts without a
+ * connection (its sink is the in-process one), and a reader on the
+ * server's port gets every row as it is logged. */
+static void test_serve_web_in_process(void **state) {
+  (void)state;
+  rr_recording_options ro = {.application_id = "app", .no_start_time = true, .no_compression = true};
+  rr_recording *rec = NULL;
+  rr_error err = {0};
+  assert_int_equal(rr_recording_new(&rec, &ro, &err), RR_OK);
+  int gp = 0, wp = 0;
+  rr_serve_web_options wo = {.bind_host = "127.0.0.1", .grpc_port = -1, .web_port = -1,
+                             .out_grpc_port = &gp, .out_web_port = &wp};
+  assert_int_equal(rr_recording_serve_web(rec, &wo, &err), RR_OK);
+  assert_true(gp > 0 && wp > 0);
+  assert_string_equal(rec->sink->name, "server");
+  const char req[] = "POST /rerun.sdk_comms.v1alpha1.MessageProxyService/ReadMessages HTTP/1.1\r\n"
+                     "Host: x\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0";
+  int fd = tcp_connect(gp);
+  assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+  struct dechunk d = {0};
+  uint8_t tmp[65536];
+  for (int i = 0; i < 5; i++) {
+    double v[3] = {1000.25 + i, 2000.5 + i, 3000.75 + i};
+    rr_set_time_sequence(rec, "i", i);
+    rr_scalars sc = {.scalars = v, .num_scalars = 3};
+    assert_int_equal(rr_log(rec, "s", RR_ARCHETYPE_SCALARS, &sc, &err), RR_OK);
+    /* no flush: the flush tick (8 ms for live sinks) sends it */
+    int64_t end = rr__mono_ns() + 5000000000LL;
+    while (!(d.grpc.len && memmem(d.grpc.data, d.grpc.len, v, sizeof v)) && rr__mono_ns() < end)
+      read_response(fd, &d, tmp, sizeof tmp);
+    assert_non_null(d.grpc.len ? memmem(d.grpc.data, d.grpc.len, v, sizeof v) : NULL);
+  }
+  rr_recording_stats rs;
+  rr_recording_stats_get(rec, &rs);
+  assert_int_equal(rs.chunks_dropped, 0);
+  rr_recording_free(rec); /* closes the sink, which stops the server: the reader's stream ends */
+  while (read_response(fd, &d, tmp, sizeof tmp)) {}
+  close(fd);
+  rr_buf_free(&d.head);
+  rr_buf_free(&d.grpc);
+}
+
 static size_t rss_now(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   unsigned long size = 0, res = 0;
@@ -1116,7 +1328,8 @@ int main(void) {
       cmocka_unit_test(test_grpcweb_text),
       cmocka_unit_test(test_sink_reconnect_whole_messages), cmocka_unit_test(test_sink_small_rows_go_without_flush),
       cmocka_unit_test(test_sink_small_rows_drop_oldest), cmocka_unit_test(test_sink_trickle_while_down),
-      cmocka_unit_test(test_sink_adopted_chunks),
+      cmocka_unit_test(test_sink_adopted_chunks), cmocka_unit_test(test_server_sink_byte_exact),
+      cmocka_unit_test(test_server_publish), cmocka_unit_test(test_serve_web_in_process),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
