@@ -17,9 +17,11 @@
  *  3b. the same with messages of a one-row chunk's size: messages/s.
  *  4. latency: log one row, wait until the reader has the message; p50/p99,
  *     with the SDK's default flush tick and with an 8 ms tick.
+ *  5. serve: the 1 MiB and 1-row lossless streams again, into a server the
+ *     SDK hosts (serve_web: no connection between them), to a reader.
  * Prints one line per figure and the ratios. Bounded: about 30 s.
  * Arguments (optional) pick phases, e.g. `bench_server small` to profile
- * one: raw, relay, large, path, small, latency (raw always runs: the ratios need it). */
+ * one: raw, relay, large, path, small, latency, serve (raw always runs: the ratios need it). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -314,16 +316,38 @@ static rr_server *server_up(int *port) {
  * is dropped) unless `lossless_bound` is set: then the stream's queues hold
  * that much and writers wait for room (RR_BACKPRESSURE_BLOCK), a sustained
  * stream's steady state. */
-static rr_recording *rec_up(int port, int64_t flush_bytes, int64_t flush_rows, int64_t tick_ns, int64_t lossless_bound) {
+static rr_recording *rec_new(int64_t flush_bytes, int64_t flush_rows, int64_t tick_ns, int64_t lossless_bound) {
   rr_recording_options o = {.application_id = "bench", .no_compression = true, .no_start_time = true,
                             .flush_num_bytes = flush_bytes, .flush_num_rows = flush_rows, .flush_tick_nanos = tick_ns,
                             .max_bytes_in_flight = lossless_bound ? lossless_bound : 512 << 20,
                             .backpressure = lossless_bound ? RR_BACKPRESSURE_BLOCK : RR_BACKPRESSURE_DEFAULT};
   rr_recording *rec = NULL;
   rr_error e = {0};
+  if (rr_recording_new(&rec, &o, &e)) { fprintf(stderr, "sdk: %s\n", e.msg); exit(1); }
+  return rec;
+}
+
+static rr_recording *rec_up(int port, int64_t flush_bytes, int64_t flush_rows, int64_t tick_ns, int64_t lossless_bound) {
+  rr_recording *rec = rec_new(flush_bytes, flush_rows, tick_ns, lossless_bound);
+  rr_error e = {0};
   char url[64];
   snprintf(url, sizeof url, "rerun+http://127.0.0.1:%d/proxy", port);
-  if (rr_recording_new(&rec, &o, &e) || rr_recording_connect_grpc(rec, url, &e)) { fprintf(stderr, "sdk: %s\n", e.msg); exit(1); }
+  if (rr_recording_connect_grpc(rec, url, &e)) { fprintf(stderr, "sdk: %s\n", e.msg); exit(1); }
+  return rec;
+}
+
+/* The same stream into a server the SDK hosts (serve_web), with a reader
+ * attached to it (*r, *t) before anything is logged. No history, as the
+ * server of the other phases: the path is measured, not the history. */
+static rr_recording *rec_serve(struct reader *r, pthread_t *t, int64_t flush_bytes, int64_t flush_rows, int64_t lossless_bound) {
+  rr_recording *rec = rec_new(flush_bytes, flush_rows, 0, lossless_bound);
+  int gp = 0;
+  rr_serve_web_options wo = {.bind_host = "127.0.0.1", .grpc_port = -1, .web_port = -1,
+                             .server_memory_limit = 1 /* byte: no history */, .out_grpc_port = &gp};
+  rr_error e = {0};
+  if (rr_recording_serve_web(rec, &wo, &e)) { fprintf(stderr, "sdk: %s\n", e.msg); exit(1); }
+  reader_start(r, t, gp);
+  usleep(100000); /* attached */
   return rec;
 }
 
@@ -536,6 +560,53 @@ int main(int argc, char **argv) {
   }
   reader_stop(&r, rt);
   rr_server_free(s);
+
+  /* 5. serve: the SDK hosts the server (serve_web): the recording logs into
+   * it without a connection, so the only loopback hop is the reader's. The
+   * 1 MiB and 1-row lossless streams above, three runs each. */
+  double best_serve = 0, worst_serve = 0, best_serve_small = 0, worst_serve_small = 0;
+  for (int k = 0; k < (getenv("ONLY_LOSSLESS") ? 3 : 6) && phase("serve"); k++) { /* ONLY_LOSSLESS: 1 MiB */
+    bool big = k < 3;
+    const int n = big ? 1024 : 200000;
+    struct reader sr;
+    pthread_t st_;
+    rec = big ? rec_serve(&sr, &st_, 1 << 20, 0, 8 << 20) : rec_serve(&sr, &st_, 0, 1, 8 << 20);
+    t0 = now_s();
+    c0 = cpu_s();
+    for (int i = 0; i < n; i++) {
+      rr_set_time_sequence(rec, "i", i);
+      rr_scalar v = i;
+      rr_scalars sc = {.scalars = big ? vals : &v, .num_scalars = big ? n_scalars : 1};
+      rr_log(rec, big ? "big" : "small", RR_ARCHETYPE_SCALARS, &sc, NULL);
+    }
+    ok = wait_msgs(&sr, (uint64_t)n, 60);
+    dt = sr.last_t - t0;
+    rr_recording_stats_get(rec, &st);
+    double cpu = cpu_s() - c0;
+    if (big) {
+      double rate = (double)sr.bytes / dt, gib = (double)sr.bytes / 1073741824.0;
+      printf("SDK hosting the server -> reader, 1 MiB lossless: %8.0f MiB/s  (%llu/%d chunks%s, %llu dropped, %.2f CPU s/GiB)  ratio %.2f\n",
+             rate / 1048576, (unsigned long long)sr.msgs, n, ok ? "" : " TIMEOUT", (unsigned long long)st.chunks_dropped,
+             cpu / gib, rate / raw);
+      if (rate > best_serve) best_serve = rate;
+      if (!worst_serve || rate < worst_serve) worst_serve = rate;
+    } else {
+      double rate = (double)sr.msgs / dt;
+      printf("SDK hosting the server -> reader, 1-row lossless: %8.0f msg/s  (%llu/%d%s, %llu dropped, %.1f CPU us/msg)\n", rate,
+             (unsigned long long)sr.msgs, n, ok ? "" : " TIMEOUT", (unsigned long long)st.chunks_dropped,
+             cpu * 1e6 / (double)(sr.msgs ? sr.msgs : 1));
+      if (rate > best_serve_small) best_serve_small = rate;
+      if (!worst_serve_small || rate < worst_serve_small) worst_serve_small = rate;
+    }
+    rr_recording_free(rec); /* stops the server it hosts */
+    reader_stop(&sr, st_);
+  }
+  if (best_serve > 0)
+    printf("SDK hosting the server -> reader, 1 MiB lossless, best of 3 against raw best of 3: ratio %.2f (worst against worst %.2f)\n",
+           best_serve / raw, worst_serve / raw_lo);
+  if (best_serve_small > 0)
+    printf("SDK hosting the server -> reader, 1-row lossless, best of 3: %8.0f msg/s (worst %.0f)\n", best_serve_small,
+           worst_serve_small);
   free(vals);
   (void)argc; (void)argv;
   return 0;
