@@ -76,9 +76,13 @@ typedef struct rr_serve_web_options {
   int *out_grpc_port, *out_web_port;
 } rr_serve_web_options;
 
-/** Runs a server in this process (gRPC proxy + web viewer files), connects
- *  `rec` to it and returns at once. The server lives until the sink is
- *  closed (rr_recording_disconnect, another sink, rr_recording_free). */
+/** Runs a server in this process (gRPC proxy + web viewer files), makes it
+ *  `rec`'s sink and returns at once. `rec` logs into it directly, with no
+ *  connection (rr_server_publish): its messages wait for the server's
+ *  loop thread in a queue bounded by max_bytes_in_flight, under the
+ *  stream's back-pressure policy. Viewers connect to the gRPC port. The
+ *  server lives until the sink is closed (rr_recording_disconnect, another
+ *  sink, rr_recording_free). */
 RR_EXTERN int rr_recording_serve_web(rr_recording *rec, const rr_serve_web_options *opts, rr_error *err);
 
 #ifdef __cplusplus
