@@ -524,6 +524,42 @@ def test_official_web_viewer_sees_live_stream():
         assert "gRPC-Web reader attached" in srv.logtext()
 
 
+def test_serve_in_process_to_grpcio_and_official_viewer():
+    # an example hosting the server (serve_web: no connection between the
+    # SDK and the server) serves what it logged to independent readers
+    ex = subprocess.Popen([os.path.join(BUILD, "examples", "images"), "--serve", "0"], env=ENV,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ex.stderr.readline()
+        m = re.search(r"gRPC rerun\+http://127\.0\.0\.1:(\d+)/proxy", line)
+        assert m, line
+        port = int(m.group(1))
+        got = []
+        it = pbg.MessageProxyServiceStub(channel(port)).ReadMessages(pb.ReadMessagesRequest(), timeout=3)
+        try:
+            for r in it:
+                got.append(r.log_msg)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e
+        kinds = [g.WhichOneof("msg") for g in got]
+        assert kinds[0] == "set_store_info" and kinds.count("arrow_msg") >= 4, kinds
+        assert got[0].set_store_info.info.store_id.application_id.id == "rerun_example_images"
+        conf = _conformance_dir()
+        if conf and os.path.exists("/usr/bin/chromium"):
+            r = subprocess.run(["node", os.path.join(conf, "check.mjs"), f"rerun+http://127.0.0.1:{port}/proxy",
+                                "--wait", "6000", "--timeline", "frame", "--expect-min", "0", "--expect-max", "19"],
+                               capture_output=True, text=True, timeout=170)
+            assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+            rep = json.loads(r.stdout[r.stdout.index("{"):])
+            assert rep["recordings"][0]["application_id"] == "rerun_example_images"
+        ex.send_signal(signal.SIGTERM)
+        assert ex.wait(timeout=20) == 0
+    finally:
+        if ex.poll() is None:
+            ex.kill()
+            ex.wait()
+
+
 class Skip(Exception):
     pass
 
