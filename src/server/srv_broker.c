@@ -279,25 +279,24 @@ static int small_class(size_t cap) {
 }
 
 void rr__srv_msg_unref(srv_broker *b, srv_msg *m) {
-  if (--m->refs == 0) {
-    b->live_bytes -= m->len;
-    pthread_mutex_lock(&b->pool_mu);
-    int c = small_class(m->cap);
-    if (c >= 0 && m->cap == ((size_t)1 << (SRV_SMALL_MIN_SHIFT + c)) && b->small_bytes + m->cap <= SRV_SMALL_BYTES) {
-      /* a small buffer (one of ours: cap is its class size): kept for reuse */
-      memcpy(m->data, &b->small[c], sizeof(srv_msg *));
-      b->small[c] = m;
-      b->small_bytes += m->cap;
-    } else if (m->cap >= SRV_SPARE_MIN && b->spare_bytes + m->cap <= SRV_SPARE_BYTES && b->n_spare < SRV_SPARES) {
-      b->spare[b->n_spare++] = m;
-      b->spare_bytes += m->cap;
-    } else {
-      pthread_mutex_unlock(&b->pool_mu);
-      rr__free(m);
-      return;
-    }
-    pthread_mutex_unlock(&b->pool_mu);
+  if (--m->refs) return;
+  b->live_bytes -= m->len;
+  int c = small_class(m->cap);
+  bool kept = true;
+  pthread_mutex_lock(&b->pool_mu);
+  if (c >= 0 && m->cap == ((size_t)1 << (SRV_SMALL_MIN_SHIFT + c)) && b->small_bytes + m->cap <= SRV_SMALL_BYTES) {
+    /* a small buffer (one of ours: cap is its class size): kept for reuse */
+    memcpy(m->data, &b->small[c], sizeof(srv_msg *));
+    b->small[c] = m;
+    b->small_bytes += m->cap;
+  } else if (m->cap >= SRV_SPARE_MIN && b->spare_bytes + m->cap <= SRV_SPARE_BYTES && b->n_spare < SRV_SPARES) {
+    b->spare[b->n_spare++] = m;
+    b->spare_bytes += m->cap;
+  } else {
+    kept = false;
   }
+  pthread_mutex_unlock(&b->pool_mu);
+  if (!kept) rr__free(m); /* outside the lock */
 }
 
 void rr__srv_broker_trim_spares(srv_broker *b) {
